@@ -1,0 +1,55 @@
+"""The Metric contract. The maths lives in plain functions of arrays/tensors (testable against
+reference implementations in isolation); a registered `Metric` only adapts `EvalInputs` to one of
+those functions and declares which way each reported value is better."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+
+from bench.data.base import DataInfo, EvalSpec
+from bench.registry import Registry
+
+Direction = Literal["min", "max"]
+
+
+@dataclass
+class Features:
+    """Samples mapped into a dataset's feature space."""
+
+    features: torch.Tensor  # (N, d) float64
+    logits: torch.Tensor | None = None  # (N, classes) when the space is a classifier
+
+
+@dataclass
+class EvalInputs:
+    """Everything one evaluation hands to every metric."""
+
+    samples: torch.Tensor  # generated samples in data space, on CPU
+    fake: Features  # the generated samples in feature space
+    real: Features  # the reference split in feature space, computed once per dataset
+    spec: EvalSpec
+    info: DataInfo
+
+
+class Metric:
+    """Base class of registered metrics. Register an instance: `METRICS.add("fid", Fid())`."""
+
+    description: ClassVar[str] = ""
+    directions: ClassVar[dict[str, Direction]] = {}  # every key compute() returns -> better way
+
+    def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
+        """Why this metric cannot be computed on such a dataset, or None when it can."""
+        return None
+
+    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class MetricInputError(ValueError):
+    """Inputs a metric cannot be computed on (empty, mismatched, non-finite): names the problem."""
+
+
+METRICS: Registry[Metric] = Registry("metric")

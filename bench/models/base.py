@@ -1,0 +1,66 @@
+"""The Model contract. A model is an `nn.Module` that owns its optimizers; the training loop only
+calls `train_step(batch)` and `sample(n)`, so it never knows whether it drives a GAN or an AE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from bench.data.base import DataInfo
+from bench.registry import Registry
+
+
+class HParams(BaseModel):
+    """Hyperparameters every model accepts; each model subclasses this with its own fields.
+    Unknown keys are rejected so a misspelt hyperparameter never silently falls back to a default."""
+
+    model_config = ConfigDict(extra="forbid")
+    batch_size: int = Field(128, ge=1, description="samples per training step")
+    lr: float = Field(2e-4, gt=0.0, description="Adam learning rate")
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # (B, *info.shape) in data space
+    y: torch.Tensor | None = None  # integer labels when the dataset has them
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(self.x.to(device), None if self.y is None else self.y.to(device))
+
+
+class GenerativeModel(nn.Module):
+    """Base class of registered models."""
+
+    description: ClassVar[str] = ""
+    family: ClassVar[Literal["gan", "autoencoder"]]
+    HParams: ClassVar[type[HParams]] = HParams
+
+    def __init__(self, hparams: HParams, info: DataInfo) -> None:
+        super().__init__()
+        self.hparams = hparams
+        self.info = info
+
+    @classmethod
+    def incompatibility(cls, info: DataInfo) -> str | None:
+        """Why this model cannot train on data described by `info`, or None when it can."""
+        return None
+
+    def train_step(self, batch: Batch) -> dict[str, float]:
+        """One optimisation step; returns losses and diagnostics as plain floats."""
+        raise NotImplementedError
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples in data space, shape (n, *info.shape). Uses only `generator` for randomness so
+        evaluation never disturbs the training random stream."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+
+MODELS: Registry[type[GenerativeModel]] = Registry("model")
