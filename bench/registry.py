@@ -38,6 +38,10 @@ class Registry(Generic[T]):
     def add(self, name: str, entry: T) -> None:
         self.register(name)(entry)
 
+    def remove(self, name: str) -> None:
+        """Forget an entry; tests register throwaway entries and clean up after themselves."""
+        del self._entries[name]
+
     def get(self, name: str, where: str | None = None) -> T:
         try:
             return self._entries[name]

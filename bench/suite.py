@@ -1,0 +1,908 @@
+"""Suite files: the pydantic schema, YAML loading with a line number for every node, validation of
+every name and hyperparameter before anything trains, and expansion into `Trial`s.
+
+A suite is a grid: model entries x their hyperparameter grid points x datasets x seeds. In
+`hparams`, a YAML list is a grid axis, except for hyperparameters whose own type is a list or tuple:
+there a flat list is one value and a list of lists is an axis."""
+
+from __future__ import annotations
+
+import collections.abc as abc
+import copy
+import hashlib
+import itertools
+import json
+import math
+import re
+import reprlib
+import types
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from bench.errors import BenchError, SuiteError, SuiteErrors
+from bench.registry import suggest
+
+MAX_TRIALS_WITHOUT_CONFIRM: int = 256
+
+YamlPath = tuple[str | int, ...]
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+_PYTHON_TAG = "tag:yaml.org,2002:python/"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_FORMAT_HINT = "see suites/quickstart.yaml for a complete example"
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+_REPR.maxlevel = 3
+
+
+# --------------------------------------------------------------------------------------------
+# Schema
+# --------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Budget(_Strict):
+    steps: int = Field(ge=1, description="training steps per trial, a whole number >= 1")
+    eval_every: int = Field(
+        ge=1, description="steps between evaluations, a whole number from 1 up to `steps`"
+    )
+    eval_samples: int = Field(
+        2000, ge=2, description="samples generated per evaluation, a whole number >= 2"
+    )
+
+    @field_validator("eval_every")
+    @classmethod
+    def _within_steps(cls, value: int, info: Any) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and value > steps:
+            raise ValueError(
+                f"eval_every ({value}) is larger than steps ({steps}), so no evaluation would run"
+            )
+        return value
+
+
+class Resources(_Strict):
+    cpu: float = Field(1.0, gt=0, description="CPU cores per trial, > 0 (fractions allowed)")
+    gpu: float = Field(
+        0.0,
+        ge=0,
+        description="GPUs per trial: 0, a fraction below 1 to share a GPU (e.g. 0.25), "
+        "or a whole number",
+    )
+
+    @field_validator("gpu")
+    @classmethod
+    def _packable(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(
+                f"gpu {value} cannot be scheduled: Ray packs only fractions below one GPU; "
+                f"use {math.floor(value)} or {math.ceil(value)}, or a fraction below 1"
+            )
+        return value
+
+
+class Tracking(_Strict):
+    wandb: Literal["offline", "online", "disabled"] = Field(
+        "offline", description="one of offline, online, disabled"
+    )
+    project: str = Field("bench", description="the wandb project name")
+    entity: str | None = Field(None, description="the wandb entity (user or team), or omit it")
+
+
+class DatasetRef(_Strict):
+    name: str = Field(description="a registered dataset name (see `bench list datasets`)")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="dataset parameters as a mapping, e.g. {n_samples: 5000}",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @property
+    def label(self) -> str:
+        """The name, plus the parameters given in the suite: 'ring8(n_samples=5000)'."""
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={_short(v)}" for k, v in sorted(self.params.items(), key=str))
+        return f"{self.name}({inner})"
+
+
+class ModelRef(_Strict):
+    name: str = Field(description="a registered model name (see `bench list models`)")
+    label: str | None = Field(
+        None, min_length=1, description="the leaderboard row name; defaults to the model name"
+    )
+    hparams: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hyperparameters as a mapping; a list is a grid axis, e.g. lr: [1e-4, 2e-4]",
+    )
+
+    @property
+    def row_label(self) -> str:
+        return self.label or self.name
+
+
+class Suite(_Strict):
+    name: str = Field(
+        pattern=_NAME_PATTERN,
+        description="it becomes a folder name: letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit",
+    )
+    description: str = Field("", description="free text")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        min_length=1, description="a non-empty list of distinct whole numbers >= 0, e.g. [0, 1, 2]"
+    )
+    budget: Budget = Field(description="a mapping {steps: ..., eval_every: ..., eval_samples: ...}")
+    resources: Resources = Field(
+        default_factory=Resources, description="a mapping {cpu: ..., gpu: ...} per trial"
+    )
+    datasets: list[DatasetRef] = Field(
+        min_length=1,
+        description="a non-empty list of dataset names or {name: ..., params: {...}} mappings",
+    )
+    models: list[ModelRef] = Field(
+        min_length=1,
+        description="a non-empty list of {name: ..., label: ..., hparams: {...}} mappings",
+    )
+    metrics: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="a non-empty list of metric names; omit it to use every metric that applies",
+    )
+    tracking: Tracking = Field(
+        default_factory=Tracking, description="a mapping {wandb: ..., project: ..., entity: ...}"
+    )
+    max_failures: int = Field(
+        1, ge=0, description="Ray Tune retries of a trial whose worker died, a whole number >= 0"
+    )
+
+    _source: Path | None = PrivateAttr(None)
+    _locator: _Locator | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this suite was loaded from, or None when it came from text."""
+        return self._source
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        return _distinct(seeds, "seed")
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct_metrics(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else _distinct(names, "metric")
+
+
+def _distinct(values: list[Any], noun: str) -> list[Any]:
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if repeated:
+        listed = ", ".join(map(str, repeated))
+        raise ValueError(f"{noun} {listed} is listed more than once; list each {noun} once")
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# Trials
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run; `to_dict()` is its config.json and reproduces it alone."""
+
+    trial_id: str
+    suite: str
+    model: str
+    model_label: str
+    dataset: str
+    dataset_label: str
+    dataset_params: dict
+    hparams: dict
+    grid: dict
+    seed: int
+    metrics: tuple[str, ...]
+    budget: dict
+    resources: dict
+
+    def to_dict(self) -> dict:
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        out["metrics"] = list(self.metrics)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trial:
+        """Inverse of `to_dict`; keys it does not know are ignored, missing ones are an error."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"trial config lacks {', '.join(missing)}")
+        values = {n: copy.deepcopy(data[n]) for n in names}
+        values["metrics"] = tuple(values["metrics"])
+        return cls(**values)
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        """Trials that differ only by seed share this key (one leaderboard row)."""
+        return (self.dataset_label, self.model_label, json.dumps(self.grid, sort_keys=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read, parse and fully validate a suite file; raises SuiteError / SuiteErrors."""
+    path = Path(path)
+    suite = parse_suite(_read(path), source=str(path))
+    suite._source = path
+    return suite
+
+
+def parse_suite(text: str, source: str = "<string>") -> Suite:
+    """Parse and fully validate suite text; `source` names it in error messages."""
+    data, lines = _compose(text, source)
+    locator = _Locator(source, lines)
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        errors = _without_implied_missing(exc.errors())
+        raise _combined(
+            [_explain(err, Suite, tuple(err["loc"]), locator) for err in errors]
+        ) from None
+    suite._locator = locator
+    expand(suite)  # names, hyperparameters, compatibility and metrics are checked here
+    return suite
+
+
+def expand(suite: Suite) -> list[Trial]:
+    """Every trial of the suite: model entries x grid points x datasets x seeds, in that order."""
+    locator = suite._locator or _Locator(str(suite.source or f"suite '{suite.name}'"), {})
+    return _Planner(suite, locator).trials()
+
+
+def _read(path: Path) -> str:
+    if not path.exists():
+        raise SuiteError("suite file not found", where=str(path), fix=_file_hint(path))
+    if path.is_dir():
+        listed = _yaml_files(path)
+        raise SuiteError(
+            "this is a folder, not a suite file",
+            where=str(path),
+            fix="pass one YAML file" + (f", e.g. {', '.join(listed)}" if listed else ""),
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SuiteError(
+            f"cannot read the suite file: {exc}",
+            where=str(path),
+            fix="pass a readable UTF-8 YAML file",
+        ) from None
+    return text
+
+
+def _file_hint(path: Path) -> str:
+    folder = path.parent if path.parent.is_dir() and path.parent != Path(".") else Path("suites")
+    listed = _yaml_files(folder)
+    if not listed:
+        return f"check the path; {folder}/ holds no suite files"
+    stems = [Path(p).stem for p in listed]
+    return f"check the path.{suggest(path.stem, stems)} Suites in {folder}/: {', '.join(listed)}"
+
+
+def _yaml_files(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    found = [p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()]
+    return sorted(str(p) for p in found)[:30]
+
+
+# --------------------------------------------------------------------------------------------
+# YAML with line numbers
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Locator:
+    """Turns a path within the suite such as ('models', 0, 'hparams', 'lr') into 'file:12 (...)'."""
+
+    source: str
+    lines: dict[YamlPath, int]
+
+    def line(self, path: Sequence[str | int]) -> int | None:
+        for depth in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:depth]))
+            if line is not None:
+                return line
+        return None
+
+    def where(self, path: Sequence[str | int]) -> str:
+        line = self.line(path)
+        at = f"{self.source}:{line}" if line is not None else self.source
+        dotted = _dotted(path)
+        return f"{at} ({dotted})" if dotted else at
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe loading, plus YAML 1.2 floats without a dot such as 1e-4 (YAML 1.1, and so plain
+    PyYAML, reads those as strings: a classic surprise with learning rates)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
+)
+
+
+def _compose(text: str, source: str) -> tuple[dict, dict[YamlPath, int]]:
+    """Safe-load `text` into a mapping plus a map of node path -> 1-based line."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SuiteError("the suite file is empty", where=source, fix=_FORMAT_HINT)
+        lines: dict[YamlPath, int] = {}
+        problems: list[SuiteError] = []
+        _walk(node, (), lines, problems, _Locator(source, lines), set(), weak=False)
+        if problems:
+            raise _combined(problems)
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        raise _yaml_error(exc, source) from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"not valid YAML: {exc}", where=source, fix=_FORMAT_HINT) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SuiteError(
+            f"the top level must be a mapping of keys (name:, seeds:, ...), not a "
+            f"{type(data).__name__}",
+            where=f"{source}:{node.start_mark.line + 1}",
+            fix=_FORMAT_HINT,
+        )
+    return data, lines
+
+
+def _yaml_error(exc: yaml.MarkedYAMLError, source: str) -> SuiteError:
+    mark = exc.problem_mark or exc.context_mark
+    problem = " ".join(p for p in (exc.context, exc.problem) if p)
+    if isinstance(exc, yaml.constructor.ConstructorError):  # e.g. an unknown '!tag'
+        what = f"unsupported YAML value: {problem}"
+        fix = "write a plain value (number, string, list or mapping) without a '!' tag"
+    else:
+        what = f"YAML syntax error: {problem}"
+        fix = "correct the YAML there (indentation, tabs, a missing ':', unbalanced brackets or "
+        fix += "quotes, or a second '---' document)"
+    where = source if mark is None else f"{source}:{mark.line + 1}:{mark.column + 1}"
+    return SuiteError(what, where=where, fix=fix)
+
+
+def _walk(
+    node: yaml.Node,
+    path: YamlPath,
+    lines: dict[YamlPath, int],
+    problems: list[SuiteError],
+    locator: _Locator,
+    visited: set[int],
+    weak: bool,
+) -> None:
+    """Record the line of every node, and reject python tags and duplicate keys on the way."""
+    lines.setdefault(path, node.start_mark.line + 1)  # a mapping value already has its key's
+    if id(node) in visited:  # an alias: its anchor's subtree was checked (and may be recursive)
+        return
+    visited.add(id(node))
+    if node.tag.startswith(_PYTHON_TAG):
+        problems.append(
+            SuiteError(
+                f"the tag '{node.tag}' is not allowed: suite files are read with safe loading, "
+                "which never runs Python",
+                where=locator.where(path),
+                fix="write a plain value (number, string, list or mapping) instead",
+            )
+        )
+    if isinstance(node, yaml.MappingNode):
+        _walk_mapping(node, path, lines, problems, locator, visited, weak)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, (*path, index), lines, problems, locator, visited, weak)
+
+
+def _walk_mapping(
+    node: yaml.MappingNode,
+    path: YamlPath,
+    lines: dict[YamlPath, int],
+    problems: list[SuiteError],
+    locator: _Locator,
+    visited: set[int],
+    weak: bool,
+) -> None:
+    seen: dict[str, int] = {}
+    merged: list[yaml.Node] = []
+    for key, value in node.value:
+        if key.tag == _MERGE_TAG:
+            merged.append(value)  # after the local keys, so that those keep their own lines
+            continue
+        name = key.value if isinstance(key, yaml.ScalarNode) else f"<key at line {_key_line(key)}>"
+        if name in seen:
+            problems.append(_duplicate_key(name, seen[name], (*path, name), key, locator))
+            continue
+        seen[name] = _key_line(key)
+        if weak:
+            lines.setdefault((*path, name), _key_line(key))
+        else:
+            lines[(*path, name)] = _key_line(key)
+        _walk(value, (*path, name), lines, problems, locator, visited, weak)
+    for value in merged:
+        _walk(value, path, lines, problems, locator, visited, weak=True)
+
+
+def _key_line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _duplicate_key(
+    name: str, first: int, path: YamlPath, key: yaml.Node, locator: _Locator
+) -> SuiteError:
+    return SuiteError(
+        f"key '{name}' appears twice in one mapping (lines {first} and {_key_line(key)}); "
+        "YAML would silently keep only the last one",
+        where=f"{locator.source}:{_key_line(key)} ({_dotted(path)})",
+        fix=f"keep one '{name}:' and delete the other",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Pydantic errors -> SuiteErrors
+# --------------------------------------------------------------------------------------------
+
+
+def _explain(
+    err: Any,
+    root: type[BaseModel],
+    path: YamlPath,
+    locator: _Locator,
+    noun: str = "key",
+    subject: str = "",
+) -> SuiteError:
+    """One pydantic error as a SuiteError at `path` (the full path of err's loc in the file)."""
+    loc = tuple(err["loc"])
+    where = locator.where(path)
+    if err["type"] == "extra_forbidden":
+        valid = list(_model_at(root, loc[:-1]).model_fields)
+        key = str(loc[-1])
+        return SuiteError(
+            f"unknown {noun} '{key}'{subject}.{suggest(key, valid)}",
+            where=where,
+            fix=f"valid {noun}s{subject}: {', '.join(valid)}",
+        )
+    name, field = _field_at(root, loc)
+    hint = _field_hint(field) or _FORMAT_HINT
+    if err["type"] == "missing":
+        return SuiteError(f"missing required {noun} '{name}'{subject}", where=where, fix=hint)
+    message = str(err["msg"]).removeprefix("Value error, ")
+    # the where already names a schema key; a model's or dataset's parameter gets named again
+    label = f"{noun} '{_dotted(loc)}'{subject}: " if subject and loc else ""
+    got = "" if err["type"] == "value_error" else f" (got {_got(err.get('input'))})"
+    return SuiteError(f"{label}{message}{got}", where=where, fix=hint)
+
+
+def _without_implied_missing(errors: list[Any]) -> list[Any]:
+    """Drop 'missing X' where a misspelt key next to it already says 'did you mean X'."""
+    typos: dict[tuple, list[str]] = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            typos.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+
+    def implied(err: Any) -> bool:
+        *parent, name = err["loc"] or ("",)
+        return any(suggest(typo, [str(name)]) for typo in typos.get(tuple(parent), []))
+
+    return [err for err in errors if not (err["type"] == "missing" and implied(err))]
+
+
+def _field_hint(field: Any) -> str:
+    if field is None:
+        return ""
+    text = field.description or ""
+    default = None if field.is_required() else field.get_default(call_default_factory=True)
+    if default is not None:
+        default = default.model_dump() if isinstance(default, BaseModel) else default
+        text += f"{'; ' if text else ''}default {_short(default)}"
+    return text
+
+
+def _model_at(root: type[BaseModel], loc: Sequence[str | int]) -> type[BaseModel]:
+    """The schema model that holds the keys at `loc` (list indices are stepped over)."""
+    return _descend(root, loc)[2] or root
+
+
+def _field_at(root: type[BaseModel], loc: Sequence[str | int]) -> tuple[str, Any]:
+    """The name and FieldInfo of the deepest schema field along loc (None when there is none)."""
+    name, field, _ = _descend(root, loc)
+    return name, field
+
+
+def _descend(root: type[BaseModel], loc: Sequence[str | int]) -> tuple[str, Any, Any]:
+    name, found, current = "", None, root
+    for part in loc:
+        field = current.model_fields.get(part) if current and isinstance(part, str) else None
+        if field is not None:
+            # below a field that is not itself a model (a dict, a list of str) no key is known
+            name, found, current = str(part), field, _nested_model(field.annotation)
+    return name, found, current
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _got(value: Any) -> str:
+    return _REPR.repr(value)
+
+
+def _combined(errors: list[SuiteError]) -> SuiteError:
+    unique = list({e.message(): e for e in errors}.values())
+    return unique[0] if len(unique) == 1 else SuiteErrors(unique)
+
+
+def _short(value: Any) -> str:
+    """A value for a message or label: strings bare, anything else as a bounded repr (safe for
+    huge or self-referencing YAML built from aliases)."""
+    return value if isinstance(value, str) and len(value) <= 60 else _REPR.repr(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Semantic checks and expansion
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Data:
+    index: int
+    ref: DatasetRef
+    params: dict
+    info: Any  # DataInfo
+    spec: Any  # EvalSpec
+
+
+@dataclass
+class _Entry:
+    index: int
+    ref: ModelRef
+    points: list[tuple[dict, dict]]  # (validated hparams, the varying part of them)
+
+
+class _Planner:
+    """Resolves every name of a suite against the registries, collecting all problems."""
+
+    def __init__(self, suite: Suite, locator: _Locator) -> None:
+        self.suite = suite
+        self.locator = locator
+        self.errors: list[SuiteError] = []
+
+    def fail(self, what: str, path: YamlPath, fix: str | None) -> None:
+        self.errors.append(SuiteError(what, where=self.locator.where(path), fix=fix))
+
+    def trials(self) -> list[Trial]:
+        _load_registries()
+        data = [d for d in map(self.dataset, enumerate(self.suite.datasets)) if d is not None]
+        all_data = len(data) == len(self.suite.datasets)
+        metrics = self.metrics(data, check_use=all_data)
+        entries = [e for e in map(self.model, enumerate(self.suite.models)) if e is not None]
+        for entry in entries:
+            self.compatibility(entry, data)
+        self.distinct_labels()
+        if self.errors:
+            raise _combined(self.errors)
+        trials = [
+            self.trial(entry, hparams, grid, d, seed, metrics[d.index])
+            for entry in entries
+            for hparams, grid in entry.points
+            for d in data
+            for seed in self.suite.seeds
+        ]
+        self.distinct_ids(trials)
+        return trials
+
+    def dataset(self, item: tuple[int, DatasetRef]) -> _Data | None:
+        from bench.data.base import DATASETS
+
+        index, ref = item
+        try:
+            cls = DATASETS.get(ref.name)
+        except BenchError as exc:
+            self.fail(exc.what, ("datasets", index, "name"), exc.fix)
+            return None
+        try:
+            params = cls.Params.model_validate(ref.params)
+        except ValidationError as exc:
+            subject = f" of dataset '{ref.name}'"
+            for err in _without_implied_missing(exc.errors()):
+                path = ("datasets", index, "params", *err["loc"])
+                self.errors.append(
+                    _explain(err, cls.Params, path, self.locator, "dataset parameter", subject)
+                )
+            return None
+        built = cls(params)
+        return _Data(index, ref, _plain(params.model_dump()), built.info, built.eval_spec)
+
+    def metrics(self, data: list[_Data], check_use: bool) -> dict[int, tuple[str, ...]]:
+        """Per dataset index, the metrics that apply to it, in suite (or registry) order."""
+        from bench.metrics.base import METRICS
+
+        chosen = self.suite.metrics
+        names = chosen if chosen is not None else METRICS.names()
+        known = []
+        for index, name in enumerate(names):
+            try:
+                known.append((index, name, METRICS.get(name)))
+            except BenchError as exc:
+                self.fail(exc.what, ("metrics", index), exc.fix)
+        if chosen is not None and check_use:
+            for index, name, metric in known:
+                self.metric_used(index, name, metric, data)
+        return {
+            d.index: tuple(name for _, name, m in known if m.applies(d.spec, d.info) is None)
+            for d in data
+        }
+
+    def metric_used(self, index: int, name: str, metric: Any, data: list[_Data]) -> None:
+        reasons = [(d.ref.label, metric.applies(d.spec, d.info)) for d in data]
+        if all(reason is not None for _, reason in reasons):
+            why = "; ".join(f"{label}: {reason}" for label, reason in reasons)
+            self.fail(
+                f"metric '{name}' applies to none of this suite's datasets ({why})",
+                ("metrics", index),
+                f"remove '{name}' from metrics, or add a dataset it applies to "
+                "(omit `metrics:` to use every metric that applies)",
+            )
+
+    def model(self, item: tuple[int, ModelRef]) -> _Entry | None:
+        from bench.models.base import MODELS
+
+        index, ref = item
+        try:
+            cls = MODELS.get(ref.name)
+        except BenchError as exc:
+            self.fail(exc.what, ("models", index, "name"), exc.fix)
+            return None
+        points = _Grid(self, index, ref, cls.HParams).points()
+        return _Entry(index, ref, points) if points else None
+
+    def compatibility(self, entry: _Entry, data: list[_Data]) -> None:
+        from bench.models.base import MODELS
+
+        cls = MODELS.get(entry.ref.name)
+        for d in data:
+            reason = cls.incompatibility(d.info)
+            if reason is not None:
+                self.fail(
+                    f"model '{entry.ref.name}' cannot train on dataset '{d.ref.label}': {reason}",
+                    ("models", entry.index),
+                    f"remove '{d.ref.label}' from datasets or '{entry.ref.row_label}' from "
+                    "models, or put them in separate suites",
+                )
+
+    def distinct_labels(self) -> None:
+        for index, repeated, first in _repeats([m.row_label for m in self.suite.models]):
+            self.fail(
+                f"models[{first}] and models[{index}] are both labelled '{repeated}', so their "
+                "leaderboard rows would merge",
+                ("models", index),
+                f"give one of them its own `label:`, e.g. label: {repeated}_{index}",
+            )
+        for index, repeated, first in _repeats([d.label for d in self.suite.datasets]):
+            self.fail(
+                f"dataset '{repeated}' is listed twice (datasets[{first}] and datasets[{index}])",
+                ("datasets", index),
+                "delete one of them, or give them different params",
+            )
+
+    def distinct_ids(self, trials: list[Trial]) -> None:
+        """A last guard: labels that differ only in characters a folder name cannot hold."""
+        first: dict[str, Trial] = {}
+        for trial in (t for t in trials if t.seed == self.suite.seeds[0]):
+            other = first.setdefault(trial.trial_id, trial)
+            if other is not trial:
+                self.fail(
+                    f"two trials would share the folder '{trial.trial_id}' (models "
+                    f"'{other.model_label}' and '{trial.model_label}' on '{trial.dataset_label}')",
+                    ("models",),
+                    "give the model entries labels that differ in letters or digits",
+                )
+        if self.errors:
+            raise _combined(self.errors)
+
+    def trial(
+        self, entry: _Entry, hparams: dict, grid: dict, d: _Data, seed: int, metrics: tuple
+    ) -> Trial:
+        ref = entry.ref
+        variant = _variant(ref.name, hparams, d.ref.name, d.params)
+        trial_id = "-".join((_slug(ref.row_label), _slug(d.ref.label), variant, f"s{seed}"))
+        return Trial(
+            trial_id=trial_id,
+            suite=self.suite.name,
+            model=ref.name,
+            model_label=ref.row_label,
+            dataset=d.ref.name,
+            dataset_label=d.ref.label,
+            dataset_params=copy.deepcopy(d.params),
+            hparams=copy.deepcopy(hparams),
+            grid=copy.deepcopy(grid),
+            seed=seed,
+            metrics=metrics,
+            budget=self.suite.budget.model_dump(),
+            resources=self.suite.resources.model_dump(),
+        )
+
+
+class _Grid:
+    """The grid points of one model entry, each validated by the model's HParams."""
+
+    def __init__(
+        self, planner: _Planner, index: int, ref: ModelRef, hparams_cls: type[BaseModel]
+    ) -> None:
+        self.planner, self.index, self.ref, self.cls = planner, index, ref, hparams_cls
+        self.axes = {
+            key: values
+            for key, value in ref.hparams.items()
+            if (values := _axis(hparams_cls, key, value)) is not None
+        }
+
+    def points(self) -> list[tuple[dict, dict]]:
+        if self.empty_axes():
+            return []
+        varying = [key for key, values in self.axes.items() if len(values) > 1]
+        points: list[tuple[dict, dict]] = []
+        seen: set[str] = set()
+        failed = False
+        for combo in itertools.product(*(list(enumerate(v)) for v in self.axes.values())):
+            chosen = dict(zip(self.axes, combo, strict=True))
+            hparams = self.validate(chosen)
+            failed = failed or hparams is None or self.repeated(hparams, seen, chosen)
+            if hparams is not None:
+                points.append((hparams, {k: hparams[k] for k in varying if k in hparams}))
+        return [] if failed else points
+
+    def repeated(self, hparams: dict, seen: set[str], chosen: dict) -> bool:
+        """Two grid points that validate to the same hyperparameters would be one trial twice."""
+        key = json.dumps(hparams, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            return False
+        point = ", ".join(f"{k}={_short(v)}" for k, (_, v) in chosen.items())
+        self.planner.fail(
+            f"the grid of model '{self.ref.name}' yields the same hyperparameters twice "
+            f"(again at {point})",
+            ("models", self.index, "hparams"),
+            "remove the repeated value from its grid axis, e.g. lr: [1e-4, 0.0001] lists one "
+            "value twice",
+        )
+        return True
+
+    def empty_axes(self) -> bool:
+        empty = [key for key, values in self.axes.items() if not values]
+        for key in empty:
+            self.planner.fail(
+                f"empty grid axis: hyperparameter '{key}' of model '{self.ref.name}' lists no "
+                "values",
+                ("models", self.index, "hparams", key),
+                f"give at least one value, e.g. {key}: [a, b] for a grid or {key}: a for one "
+                "value, or delete the line to use the default",
+            )
+        return bool(empty)
+
+    def validate(self, chosen: dict[str, tuple[int, Any]]) -> dict | None:
+        raw = {**self.ref.hparams, **{key: value for key, (_, value) in chosen.items()}}
+        try:
+            return _plain(self.cls.model_validate(raw).model_dump())
+        except ValidationError as exc:
+            for err in exc.errors():
+                self.planner.errors.append(self.explain(err, chosen))
+            return None
+
+    def explain(self, err: Any, chosen: dict[str, tuple[int, Any]]) -> SuiteError:
+        loc = tuple(err["loc"])
+        path: YamlPath = ("models", self.index, "hparams", *loc)
+        if loc and loc[0] in chosen:  # point at the offending value of the axis
+            path = ("models", self.index, "hparams", loc[0], chosen[loc[0]][0], *loc[1:])
+        subject = f" of model '{self.ref.name}'"
+        error = _explain(err, self.cls, path, self.planner.locator, "hyperparameter", subject)
+        if not loc and chosen:  # a check across fields: say which grid point broke it
+            point = ", ".join(f"{k}={_short(v)}" for k, (_, v) in chosen.items())
+            error = SuiteError(
+                f"{error.what} (grid point {point})", where=error.where, fix=error.fix
+            )
+        return error
+
+
+def _axis(hparams_cls: type[BaseModel], key: str, value: Any) -> list | None:
+    """The values of a grid axis, or None when `value` is a single value."""
+    if not isinstance(value, list):
+        return None
+    field = hparams_cls.model_fields.get(key)
+    if field is not None and _is_sequence_type(field.annotation):
+        # a list-typed hyperparameter: a flat list is one value, a list of lists an axis
+        return value if value and all(isinstance(v, list) for v in value) else None
+    return value
+
+
+def _is_sequence_type(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType, Annotated):
+        return any(_is_sequence_type(a) for a in get_args(annotation) if a is not type(None))
+    base = origin or annotation
+    if base in (abc.Sequence, abc.MutableSequence, abc.Set, abc.MutableSet):
+        return True
+    return isinstance(base, type) and issubclass(base, (list, tuple, set, frozenset))
+
+
+def _repeats(labels: list[str]) -> list[tuple[int, str, int]]:
+    """(index, label, index of its first occurrence) for every repeated label."""
+    first: dict[str, int] = {}
+    found = []
+    for index, label in enumerate(labels):
+        if first.setdefault(label, index) != index:
+            found.append((index, label, first[label]))
+    return found
+
+
+def _variant(model: str, hparams: dict, dataset: str, params: dict) -> str:
+    blob = json.dumps([model, hparams, dataset, params], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:6]
+
+
+def _slug(text: str, limit: int = 48) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")
+    return slug[:limit].rstrip("_.-") or "x"
+
+
+def _plain(value: Any) -> Any:
+    """Tuples become lists (and enums their values) so a trial survives a JSON round trip."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return getattr(value, "value", value) if hasattr(value, "_value_") else value
+
+
+def _load_registries() -> None:
+    """Import the packages whose import registers every dataset, model and metric."""
+    import bench.data  # noqa: F401
+    import bench.metrics  # noqa: F401
+    import bench.models  # noqa: F401

@@ -1,0 +1,87 @@
+"""A whole suite through Ray Tune, as a user runs it: results folder, leaderboard, wandb."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY_SUITE, write_suite
+
+pytestmark = pytest.mark.ray
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def bench(*args, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=400,
+    )
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    suite = write_suite(folder, TINY_SUITE.replace("wandb: disabled", "wandb: offline"))
+    result = bench("run", suite, "--results", folder / "results", cwd=folder)
+    (run,) = (folder / "results" / "tiny").iterdir()
+    return result, run
+
+
+def test_the_run_succeeds_and_prints_the_leaderboard(finished_run):
+    result, run = finished_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Leaderboard" in result.stdout and str(run) in result.stdout.replace("\n", "")
+
+
+def test_every_trial_leaves_its_files(finished_run):
+    _, run = finished_run
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["status"] == "complete" and meta["counts"] == {"completed": 12}
+    assert (run / "suite.yaml").read_text().count("name: tiny") == 1
+    trials = sorted((run / "trials").iterdir())
+    assert len(trials) == 12
+    for folder in trials:
+        config = json.loads((folder / "config.json").read_text())
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert config["trial_id"] == folder.name == metrics["trial_id"]
+        assert metrics["status"] == "completed" and metrics["step"] == 40
+        assert [e["step"] for e in metrics["evaluations"]] == [20, 40]
+        assert "fid" in metrics["final"]
+        rows = list(csv.DictReader(io.StringIO((folder / "history.csv").read_text())))
+        assert [int(r["step"]) for r in rows] == list(range(1, 41))
+        assert (folder / "samples.png").read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_leaderboard_aggregates_seeds(finished_run):
+    _, run = finished_run
+    rows = list(csv.DictReader(io.StringIO((run / "leaderboard.csv").read_text())))
+    assert len(rows) == 6  # 2 datasets x (2 GAN learning rates + 1 VAE)
+    assert {r["dataset"] for r in rows} == {"ring8", "digits"}
+    assert all(r["seeds"] == "2" and r["completed"] == "2" for r in rows)
+    assert all(r["fid_n"] == "2" and float(r["fid_std"]) >= 0 for r in rows)
+    ring = [r for r in rows if r["dataset"] == "ring8"]
+    assert sorted(int(r["rank"]) for r in ring) == [1, 2, 3]
+    assert all(r["modes_mean"] for r in ring)
+    markdown = (run / "leaderboard.md").read_text()
+    assert "## ring8" in markdown and "## digits" in markdown and " ± " in markdown
+
+
+def test_leaderboard_command_recomputes_the_same_table(finished_run):
+    _, run = finished_run
+    result = bench("leaderboard", run.parent, "--format", "csv", cwd=run.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (run / "leaderboard.csv").read_text()
+
+
+def test_one_offline_wandb_run_per_trial(finished_run):
+    _, run = finished_run
+    runs = list((run / "wandb").glob("offline-run-*"))
+    assert len(runs) == 12

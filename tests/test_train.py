@@ -1,0 +1,117 @@
+"""The trial loop: cadence, determinism, and the divergence/error/NaN guards."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bench.evaluate import prepare_dataset
+from bench.models import MODELS
+from bench.suite import expand, parse_suite
+from bench.train import COMPLETED, DIVERGED, ERROR, RUNNING, BatchStream, run_trial
+
+SUITE = """\
+name: loop
+seeds: [3]
+budget: {{steps: 30, eval_every: 10, eval_samples: 300}}
+datasets: [{dataset}]
+models: [{{name: gan, hparams: {{hidden: 32, batch_size: 32}}}}]
+tracking: {{wandb: disabled}}
+"""
+
+
+@pytest.fixture(scope="module")
+def ring8():
+    return prepare_dataset("ring8", {}, "ring8", n_reference=300)
+
+
+def one_trial(dataset: str = "ring8"):
+    (trial,) = expand(parse_suite(SUITE.format(dataset=dataset)))
+    return trial
+
+
+def collect(trial, assets) -> list[dict]:
+    payloads: list[dict] = []
+    run_trial(trial, assets, payloads.append)
+    return payloads
+
+
+def test_reports_every_evaluation_with_the_history_since_the_last(ring8):
+    payloads = collect(one_trial(), ring8)
+    assert [p["step"] for p in payloads] == [10, 20, 30]
+    assert [p["status"] for p in payloads] == [RUNNING, RUNNING, COMPLETED]
+    steps = [row["step"] for p in payloads for row in p["history"]]
+    assert steps == list(range(1, 31))
+    final = payloads[-1]
+    assert {"fid", "modes", "high_quality"} <= set(final["metrics"])
+    assert final["samples"].shape == (300, 2)
+    assert all(p["samples"] is None for p in payloads[:-1])
+
+
+def test_same_seed_same_numbers(ring8):
+    first, second = collect(one_trial(), ring8), collect(one_trial(), ring8)
+    assert [p["history"] for p in first] == [p["history"] for p in second]
+    assert first[-1]["metrics"] == second[-1]["metrics"]
+    np.testing.assert_array_equal(first[-1]["samples"], second[-1]["samples"])
+
+
+def test_batches_follow_the_seed_and_cover_an_epoch(ring8):
+    def epoch(seed: int) -> torch.Tensor:
+        stream = BatchStream(ring8, batch_size=100, seed=seed, device=torch.device("cpu"))
+        return torch.cat([next(stream).x for _ in range(len(ring8.splits.train) // 100)])
+
+    a, b, c = epoch(0), epoch(0), epoch(1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(a.sort(dim=0).values, ring8.splits.train.sort(dim=0).values)
+
+
+def test_a_nan_loss_stops_the_trial_as_diverged(ring8, monkeypatch):
+    gan = MODELS.get("gan")
+    original = gan.train_step
+    calls = {"n": 0}
+
+    def failing(self, batch):
+        logs = original(self, batch)
+        calls["n"] += 1
+        return {**logs, "loss_g": math.nan} if calls["n"] == 7 else logs
+
+    monkeypatch.setattr(gan, "train_step", failing)
+    payloads = collect(one_trial(), ring8)
+    final = payloads[-1]
+    assert final["status"] == DIVERGED and final["step"] == 7
+    assert "loss_g" in final["error"] and "step 7" in final["error"]
+    assert [row["step"] for p in payloads for row in p["history"]][-1] == 7
+
+
+def test_an_exception_fails_only_its_trial_with_the_error_kept(ring8, monkeypatch):
+    def broken(self, batch):
+        raise RuntimeError("shape mismatch in my new layer")
+
+    monkeypatch.setattr(MODELS.get("gan"), "train_step", broken)
+    (final,) = collect(one_trial(), ring8)
+    assert final["status"] == ERROR and final["step"] == 1
+    assert final["error"] == "RuntimeError: shape mismatch in my new layer"
+    assert "Traceback" in final["traceback"]
+
+
+def test_nan_samples_make_metrics_not_computable_not_a_crash(ring8, monkeypatch):
+    gan = MODELS.get("gan")
+    monkeypatch.setattr(
+        gan, "sample", lambda self, n, generator=None: torch.full((n, 2), math.nan)
+    )
+    final = collect(one_trial(), ring8)[-1]
+    assert final["status"] == COMPLETED
+    assert final["metrics"] == {}
+    assert set(final["not_computable"]) == {"fid", "modes"}
+    assert "NaN" in final["not_computable"]["fid"]
+
+
+def test_a_gpu_trial_without_cuda_fails_with_a_clear_error(ring8, monkeypatch):
+    trial = one_trial()
+    trial = type(trial).from_dict({**trial.to_dict(), "resources": {"cpu": 1, "gpu": 0.5}})
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    (final,) = collect(trial, ring8)
+    assert final["status"] == ERROR and "CUDA" in final["error"]
