@@ -17,7 +17,7 @@ from bench.data import DATASETS, DataInfo, DataSplits
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.gan import Gan
 from bench.models.nets import flatten, frozen, grad_norm, mlp, output_head, unflatten
-from bench.models.vae import Bernoulli, Gaussian, Vae
+from bench.models.vae import Bernoulli, Gaussian, Vae, VaeHParams
 
 DATASET_NAMES = ["ring8", "digits"]
 MODEL_NAMES = ["gan", "vae"]
@@ -87,7 +87,7 @@ def test_hparams_defaults_and_validation() -> None:
         d_steps=1,
     )
     assert Vae.HParams().model_dump() == dict(
-        latent_dim=8, hidden=256, layers=2, lr=1e-3, batch_size=128
+        latent_dim=8, hidden=256, layers=2, lr=1e-3, batch_size=128, decoder_std=0.1
     )
     for bad in ({"d_steps": 0}, {"loss": "wasserstein"}, {"latent_dimm": 4}):
         with pytest.raises(ValueError):
@@ -251,10 +251,13 @@ def test_vae_encode_reconstruct_elbo() -> None:
 
 
 def test_gaussian_likelihood_is_a_density_with_clamped_variance() -> None:
-    lik = Gaussian(dim=2)
+    lik = Gaussian(dim=2, init_std=1.0)
     x, mean = torch.zeros(1, 2), torch.zeros(1, 2)
     # At log-variance 0 the NLL at the mean is that of a standard normal in 2-D.
     assert lik.nll(mean, x).item() == pytest.approx(math.log(2 * math.pi))
+    assert Gaussian(dim=2, init_std=0.1).log_var.detach().tolist() == pytest.approx(
+        [2 * math.log(0.1)] * 2
+    )
     with torch.no_grad():
         lik.log_var.fill_(-1e3)
     low = Gaussian.LOG_VAR_RANGE[0]
@@ -316,3 +319,19 @@ def test_models_run_on_cuda(model: str) -> None:
     assert torch.equal(on_cpu, m.sample(8, fixed()))
     stats = m.train_step(Batch(splits.train[:32]))  # a CPU batch is moved to the model
     assert all(math.isfinite(v) for v in stats.values())
+
+
+def test_vae_uses_its_latent_on_ring8_instead_of_collapsing() -> None:
+    """With a unit-variance decoder start the posterior collapses on ring8 (KL -> 0, every sample
+    at the origin); the small initial decoder std keeps the latent in use."""
+    splits = DATASETS.get("ring8")().load()
+    torch.manual_seed(0)
+    model = MODELS.get("vae")(VaeHParams(), DATASETS.get("ring8")().info)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(600):
+        idx = torch.randint(len(splits.train), (128,), generator=gen)
+        logs = model.train_step(Batch(splits.train[idx]))
+    assert logs["kl"] > 0.5
+    samples = model.sample(500, torch.Generator().manual_seed(1))
+    radius = samples.norm(dim=1)
+    assert radius.median() > 0.5  # on the ring, not piled up at the origin

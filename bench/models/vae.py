@@ -60,9 +60,9 @@ class Gaussian(Likelihood):
 
     LOG_VAR_RANGE = (-9.0, 5.0)  # std from about 0.011 to 12
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, init_std: float) -> None:
         super().__init__()
-        self.log_var = nn.Parameter(torch.zeros(dim))
+        self.log_var = nn.Parameter(torch.full((dim,), 2.0 * math.log(init_std)))
 
     def nll(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         log_var = self.log_var.clamp(*self.LOG_VAR_RANGE)
@@ -73,8 +73,10 @@ class Gaussian(Likelihood):
         return raw
 
 
-def likelihood_for(info: DataInfo) -> Likelihood:
-    return Gaussian(info.dim) if info.value_range is None else Bernoulli(*info.value_range)
+def likelihood_for(info: DataInfo, init_std: float) -> Likelihood:
+    if info.value_range is None:
+        return Gaussian(info.dim, init_std)
+    return Bernoulli(*info.value_range)
 
 
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -89,6 +91,13 @@ class VaeHParams(HParams):
     hidden: int = Field(256, ge=1, description="width of every hidden layer, encoder and decoder")
     layers: int = Field(2, ge=1, description="hidden layers in the encoder and in the decoder")
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
+    decoder_std: float = Field(
+        0.1,
+        gt=0.0,
+        description="initial std of the Gaussian decoder (unbounded data only; it is learned). "
+        "Starting small makes the reconstruction term dominate early, which avoids the posterior "
+        "collapse a unit variance causes on 2-D mixtures",
+    )
 
 
 @MODELS.register("vae")
@@ -103,7 +112,7 @@ class Vae(GenerativeModel):
         h = hparams
         self.encoder = mlp(info.dim, h.hidden, h.layers, 2 * h.latent_dim)
         self.decoder = mlp(h.latent_dim, h.hidden, h.layers, info.dim)
-        self.likelihood = likelihood_for(info)
+        self.likelihood = likelihood_for(info, h.decoder_std)
         self.opt = torch.optim.Adam(self.parameters(), lr=h.lr)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
