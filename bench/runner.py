@@ -24,6 +24,8 @@ from bench.train import FINAL_STATUSES, run_trial
 # Tune's own JSON/CSV/TensorBoard loggers would duplicate the results store (and choke on sample
 # arrays); bench writes results itself through RunCallback.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# Tune's own console reporter points at its internal folder; bench prints its own progress.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
 @dataclass
