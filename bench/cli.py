@@ -6,7 +6,7 @@ import functools
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -64,15 +64,21 @@ def user_errors(command):
 @user_errors
 def run(
     suite: Annotated[Path, typer.Argument(help="suite YAML file, e.g. suites/quickstart.yaml")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the trial table, train nothing")] = False,
-    results: Annotated[Path, typer.Option(help="folder that receives <suite>/<run-id>/")] = Path("results"),
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the trial table, train nothing")
+    ] = False,
+    results: Annotated[Path, typer.Option(help="folder that receives <suite>/<run-id>/")] = Path(
+        "results"
+    ),
     address: Annotated[
-        Optional[str], typer.Option(help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
+        str | None, typer.Option(help="join a Ray cluster: auto, HOST:PORT or ray://HOST:PORT")
     ] = None,
     wandb: Annotated[
-        Optional[WandbMode], typer.Option(help="override the suite's tracking.wandb")
+        WandbMode | None, typer.Option(help="override the suite's tracking.wandb")
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", help="run grids larger than the sanity limit")] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="run grids larger than the sanity limit")
+    ] = False,
 ) -> None:
     """Expand a suite into trials and run them on Ray Tune."""
     from bench.suite import MAX_TRIALS_WITHOUT_CONFIRM, expand, load_suite
@@ -109,8 +115,13 @@ def print_trials(spec, trials) -> None:
     for i, trial in enumerate(trials, start=1):
         variant = ", ".join(f"{k}={v}" for k, v in sorted(trial.grid.items())) or "-"
         table.add_row(
-            str(i), trial.trial_id, trial.model_label, trial.dataset_label, variant,
-            str(trial.seed), ", ".join(trial.metrics),
+            str(i),
+            trial.trial_id,
+            trial.model_label,
+            trial.dataset_label,
+            variant,
+            str(trial.seed),
+            ", ".join(trial.metrics),
         )
     out.print(table)
     res = spec.resources
@@ -143,7 +154,7 @@ def validate(
 
 @app.command("list")
 def list_(
-    kind: Annotated[Optional[Kind], typer.Argument(help="models, datasets or metrics")] = None,
+    kind: Annotated[Kind | None, typer.Argument(help="models, datasets or metrics")] = None,
 ) -> None:
     """List what is available, one line of description each."""
     for chosen in [kind] if kind else list(Kind):
@@ -171,7 +182,9 @@ def registry(kind: Kind):
 @user_errors
 def leaderboard(
     path: Annotated[Path, typer.Argument(help="results/<suite> (newest run) or a run folder")],
-    format: Annotated[BoardFormat, typer.Option("--format", help="table, md or csv")] = BoardFormat.table,
+    format: Annotated[
+        BoardFormat, typer.Option("--format", help="table, md or csv")
+    ] = BoardFormat.table,
 ) -> None:
     """Rank a run's trials, mean ± std over seeds, from the files on disk."""
     from bench.report import print_leaderboard

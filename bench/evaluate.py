@@ -77,7 +77,9 @@ class Evaluator:
         samples = generate(model, self.n_samples, seed)
         if not torch.isfinite(samples).all():
             reason = "generated samples contain NaN or inf"
-            return Evaluation(step, not_computable=dict.fromkeys(self.names, reason), samples=samples)
+            return Evaluation(
+                step, not_computable=dict.fromkeys(self.names, reason), samples=samples
+            )
         inputs = EvalInputs(
             samples=samples,
             fake=self.extract(samples),

@@ -55,9 +55,9 @@ def _grid(plt, samples: np.ndarray, reference: np.ndarray | None):
     canvas = np.ones((rows * (height + 1), cols * (width + 1), channels))
     for i, image in enumerate(np.clip(samples, 0.0, 1.0)):
         r, c = divmod(i, cols)
-        canvas[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = (
-            image.transpose(1, 2, 0)
-        )
+        canvas[
+            r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width
+        ] = image.transpose(1, 2, 0)
     fig, ax = plt.subplots(figsize=(cols * 0.6, rows * 0.6))
     ax.imshow(canvas.squeeze(-1) if channels == 1 else canvas, cmap="gray", vmin=0, vmax=1)
     ax.axis("off")
@@ -82,7 +82,9 @@ def mean_std(values: list[float]) -> str:
 def leaderboard_cells(board, dataset: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one dataset's table, shared by markdown and the terminal."""
     keys = board.keys_for(dataset)
-    header = ["rank", "model", "variant", "seeds ok"] + [f"{k} {ARROWS[board.directions[k]]}" for k in keys]
+    header = ["rank", "model", "variant", "seeds ok"] + [
+        f"{k} {ARROWS[board.directions[k]]}" for k in keys
+    ]
     rows = []
     for row in (r for r in board.rows if r.dataset == dataset):
         cells = [str(row.rank or "—"), row.model, row.variant, f"{row.completed}/{row.seeds}"]

@@ -244,7 +244,11 @@ class Leaderboard:
             cells = [row.rank or "", row.dataset, row.model, row.variant, row.seeds, row.completed]
             cells.append(status_text(row.statuses))
             for key in self.keys:
-                cells += [fmt_csv(row.mean(key)), fmt_csv(row.std(key)), len(row.values.get(key, []))]
+                cells += [
+                    fmt_csv(row.mean(key)),
+                    fmt_csv(row.std(key)),
+                    len(row.values.get(key, [])),
+                ]
             writer.writerow(cells)
         return buffer.getvalue()
 
@@ -304,7 +308,9 @@ def aggregate(run_dir: Path) -> Leaderboard:
     finished = sum(row.seeds - row.statuses.get("pending", 0) for row in rows)
     incomplete = None
     if meta.get("status") != "complete":
-        incomplete = f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
+        incomplete = (
+            f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
+        )
     title = f"{meta['suite']} / {meta['run_id']}"
     return Leaderboard(title, rows, list(directions), directions, incomplete)
 

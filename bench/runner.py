@@ -107,7 +107,9 @@ def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[
         if ref.label in assets or not any(t.dataset_label == ref.label for t in trials):
             continue
         console.print(f"preparing dataset {ref.label} …")
-        assets[ref.label] = prepare_dataset(ref.name, ref.params, ref.label, suite.budget.eval_samples)
+        assets[ref.label] = prepare_dataset(
+            ref.name, ref.params, ref.label, suite.budget.eval_samples
+        )
     return assets
 
 
@@ -120,7 +122,9 @@ def fit(suite: Suite, store: RunStore, callback: RunCallback) -> None:
     )
     tuner = tune.Tuner(
         runnable,
-        param_space={"trial": tune.grid_search([r.trial.to_dict() for r in callback.records.values()])},
+        param_space={
+            "trial": tune.grid_search([r.trial.to_dict() for r in callback.records.values()])
+        },
         tune_config=tune.TuneConfig(
             trial_name_creator=trial_id_of,
             trial_dirname_creator=trial_id_of,

@@ -105,13 +105,15 @@ def configure_torch(resources: dict[str, float]) -> torch.device:
 
 
 def run_trial(trial: Trial, assets: DatasetAssets, report: Report) -> str:
-    """Train `trial` to its budget, evaluating every `eval_every` steps; returns the final status."""
+    """Train `trial` to its budget, evaluating every `eval_every` steps; return the final status."""
     state = TrialState(trial)
     try:
         return _train(trial, assets, report, state)
     except Exception as exc:  # a model's bug fails its trial, never the suite
         report(
-            state.payload(ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            state.payload(
+                ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
+            )
         )
         return ERROR
 

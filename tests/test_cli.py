@@ -44,7 +44,9 @@ def test_shipped_suites_validate(suite):
 
 def test_validate_names_file_line_and_suggestion(tmp_path):
     path = write_suite(tmp_path, TINY_SUITE.replace("name: vae", "name: vea"))
-    assert_user_error(bench("validate", path), f"{path}:8", "unknown model 'vea'", "Did you mean 'vae'")
+    assert_user_error(
+        bench("validate", path), f"{path}:8", "unknown model 'vea'", "Did you mean 'vae'"
+    )
 
 
 def test_missing_suite_file_is_a_clear_error(tmp_path):

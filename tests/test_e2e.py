@@ -22,7 +22,11 @@ def bench(*args, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
     return subprocess.run(
         [sys.executable, "-m", "bench", *map(str, args)],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=400,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
 
 

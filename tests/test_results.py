@@ -67,18 +67,23 @@ def fake_run(tmp_path, finals, status="complete"):
     """A run folder whose trials finished with the given final metrics (None: diverged)."""
     trials = expand(parse_suite(SUITE))
     run = tmp_path / "board" / "20260101-000000-abcd"
-    write_json(run / RUN_FILE, {"suite": "board", "run_id": run.name, "status": status,
-                                "trials": len(trials)})
-    for trial, fid in zip(trials, finals):
+    write_json(
+        run / RUN_FILE,
+        {"suite": "board", "run_id": run.name, "status": status, "trials": len(trials)},
+    )
+    for trial, fid in zip(trials, finals, strict=False):  # trials beyond finals: pending
         folder = run / "trials" / trial.trial_id
         write_json(folder / "config.json", trial.to_dict())
         ok = fid is not None
-        write_json(folder / "metrics.json", {
-            "trial_id": trial.trial_id,
-            "status": "completed" if ok else "diverged",
-            "error": None if ok else "diverged at step 3: loss_d became nan",
-            "final": {"fid": fid, "modes": 8.0} if ok else {},
-        })
+        write_json(
+            folder / "metrics.json",
+            {
+                "trial_id": trial.trial_id,
+                "status": "completed" if ok else "diverged",
+                "error": None if ok else "diverged at step 3: loss_d became nan",
+                "final": {"fid": fid, "modes": 8.0} if ok else {},
+            },
+        )
     return run, trials
 
 

@@ -99,9 +99,7 @@ def test_an_exception_fails_only_its_trial_with_the_error_kept(ring8, monkeypatc
 
 def test_nan_samples_make_metrics_not_computable_not_a_crash(ring8, monkeypatch):
     gan = MODELS.get("gan")
-    monkeypatch.setattr(
-        gan, "sample", lambda self, n, generator=None: torch.full((n, 2), math.nan)
-    )
+    monkeypatch.setattr(gan, "sample", lambda self, n, generator=None: torch.full((n, 2), math.nan))
     final = collect(one_trial(), ring8)[-1]
     assert final["status"] == COMPLETED
     assert final["metrics"] == {}

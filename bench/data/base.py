@@ -86,9 +86,7 @@ class Dataset:
 DATASETS: Registry[type[Dataset]] = Registry("dataset")
 
 
-def split(
-    x: torch.Tensor, y: torch.Tensor | None, params: DatasetParams
-) -> DataSplits:
+def split(x: torch.Tensor, y: torch.Tensor | None, params: DatasetParams) -> DataSplits:
     """Shuffle with the data seed and cut off the held-out share."""
     gen = torch.Generator().manual_seed(params.data_seed)
     order = torch.randperm(len(x), generator=gen)

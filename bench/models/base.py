@@ -16,7 +16,7 @@ from bench.registry import Registry
 
 class HParams(BaseModel):
     """Hyperparameters every model accepts; each model subclasses this with its own fields.
-    Unknown keys are rejected so a misspelt hyperparameter never silently falls back to a default."""
+    Unknown keys are rejected: a misspelt hyperparameter never silently falls back to a default."""
 
     model_config = ConfigDict(extra="forbid")
     batch_size: int = Field(128, ge=1, description="samples per training step")
