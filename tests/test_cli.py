@@ -89,3 +89,10 @@ def test_a_malformed_address_is_a_clear_error(tmp_path):
 
 def test_leaderboard_of_an_empty_folder_is_a_clear_error(tmp_path):
     assert_user_error(bench("leaderboard", tmp_path), "no bench run found")
+
+
+def test_auto_address_without_a_running_cluster_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    path = write_suite(tmp_path, TINY_SUITE)
+    result = bench("run", path, "--results", tmp_path / "r", "--address", "auto")
+    assert_user_error(result, "could not connect to the Ray cluster at 'auto'", "ray start --head")

@@ -89,3 +89,34 @@ def test_one_offline_wandb_run_per_trial(finished_run):
     _, run = finished_run
     runs = list((run / "wandb").glob("offline-run-*"))
     assert len(runs) == 12
+
+
+DIVERGING = """\
+name: mixed
+seeds: [0]
+budget: {steps: 40, eval_every: 20, eval_samples: 200}
+datasets: [ring8]
+models:
+  - {name: vae, hparams: {lr: [1.0e-3, 1.0e+6]}}   # Adam at lr 1e6 turns the loss NaN at step 2
+tracking: {wandb: disabled}
+"""
+
+
+def test_a_diverging_trial_is_recorded_and_the_rest_of_the_suite_goes_on(tmp_path):
+    suite = write_suite(tmp_path, DIVERGING)
+    result = bench("run", suite, "--results", tmp_path / "results", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not every trial completed (1 completed, 1 diverged)" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    (run,) = (tmp_path / "results" / "mixed").iterdir()
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"
+    statuses = {
+        json.loads(f.read_text())["status"]: json.loads(f.read_text())
+        for f in run.glob("trials/*/metrics.json")
+    }
+    assert statuses["diverged"]["step"] == 2
+    assert "diverged at step 2: loss became nan" in statuses["diverged"]["error"]
+    assert statuses["completed"]["final"]["fid"] >= 0
+    board = (run / "leaderboard.md").read_text()
+    assert "Trials that did not complete" in board and "loss became nan" in board
+    assert "| 0/1 |" in board and "| 1/1 |" in board
