@@ -110,6 +110,7 @@ def leaderboard_markdown(board) -> str:
 
 
 def print_leaderboard(board, console) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     console.print(f"[bold]Leaderboard: {board.title}[/bold]")
@@ -124,4 +125,4 @@ def print_leaderboard(board, console) -> None:
             table.add_row(*cells)
         console.print(table)
     for error in (e for row in board.rows for e in row.errors):
-        console.print(f"[red]not completed[/red] {error}", markup=True, highlight=False)
+        console.print(f"[red]not completed[/red] {escape(error)}", highlight=False)

@@ -223,9 +223,12 @@ class Row:
 class Leaderboard:
     title: str
     rows: list[Row]
-    keys: list[str]  # metric keys in display order
-    directions: dict[str, str]  # key -> "min" | "max"
+    directions: dict[str, str]  # metric key -> "min" | "max", in display order
     incomplete: str | None = None  # why the run is not finished, when it is not
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.directions)
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(row.dataset for row in self.rows))
@@ -312,7 +315,7 @@ def aggregate(run_dir: Path) -> Leaderboard:
             f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
         )
     title = f"{meta['suite']} / {meta['run_id']}"
-    return Leaderboard(title, rows, list(directions), directions, incomplete)
+    return Leaderboard(title, rows, directions, incomplete)
 
 
 def new_row(trial: Trial) -> Row:

@@ -28,6 +28,9 @@ os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
+BULKY_RESULT_FIELDS = ("history", "samples", "traceback")
+
+
 @dataclass
 class RunOutcome:
     store: RunStore
@@ -185,6 +188,10 @@ class RunCallback(_tune_callback_base()):
         record.absorb(result)
         picture = self.picture(record, result.get("samples"))
         self.store.write_trial(record, picture)
+        # Tune keeps every trial's last result in its experiment state and lets callbacks edit it
+        # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
+        for key in BULKY_RESULT_FIELDS:
+            result.pop(key, None)
         if record.status in FINAL_STATUSES:
             self.finished(record, picture is not None)
 
