@@ -54,10 +54,14 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except BenchError as exc:
-            err.print(f"[bold red]error:[/bold red] {escape(exc.message())}", highlight=False)
+            print_error("error", exc)
             raise typer.Exit(EXIT_USAGE) from None
 
     return wrapper
+
+
+def print_error(label: str, exc: BenchError) -> None:
+    err.print(f"[bold red]{label}:[/bold red] {escape(exc.message())}", highlight=False)
 
 
 @app.command()
@@ -145,7 +149,7 @@ def validate(
             trials = expand(load_suite(path))
         except BenchError as exc:
             failed += 1
-            err.print(f"[bold red]invalid:[/bold red] {escape(exc.message())}", highlight=False)
+            print_error("invalid", exc)
             continue
         out.print(f"[green]valid:[/green] {path} ({len(trials)} trials)")
     if failed:

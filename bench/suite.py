@@ -639,14 +639,20 @@ class _Planner:
         self.distinct_ids(trials)
         return trials
 
+    def lookup(self, registry: Any, name: str, path: YamlPath) -> Any:
+        """The registry's entry, or None with an error recorded at `path` ("did you mean")."""
+        try:
+            return registry.get(name)
+        except BenchError as exc:
+            self.fail(exc.what, path, exc.fix)
+            return None
+
     def dataset(self, item: tuple[int, DatasetRef]) -> _Data | None:
         from bench.data.base import DATASETS
 
         index, ref = item
-        try:
-            cls = DATASETS.get(ref.name)
-        except BenchError as exc:
-            self.fail(exc.what, ("datasets", index, "name"), exc.fix)
+        cls = self.lookup(DATASETS, ref.name, ("datasets", index, "name"))
+        if cls is None:
             return None
         try:
             params = cls.Params.model_validate(ref.params)
@@ -667,12 +673,10 @@ class _Planner:
 
         chosen = self.suite.metrics
         names = chosen if chosen is not None else METRICS.names()
-        known = []
-        for index, name in enumerate(names):
-            try:
-                known.append((index, name, METRICS.get(name)))
-            except BenchError as exc:
-                self.fail(exc.what, ("metrics", index), exc.fix)
+        found = [
+            (i, name, self.lookup(METRICS, name, ("metrics", i))) for i, name in enumerate(names)
+        ]
+        known = [(i, name, metric) for i, name, metric in found if metric is not None]
         if chosen is not None and check_use:
             for index, name, metric in known:
                 self.metric_used(index, name, metric, data)
@@ -696,10 +700,8 @@ class _Planner:
         from bench.models.base import MODELS
 
         index, ref = item
-        try:
-            cls = MODELS.get(ref.name)
-        except BenchError as exc:
-            self.fail(exc.what, ("models", index, "name"), exc.fix)
+        cls = self.lookup(MODELS, ref.name, ("models", index, "name"))
+        if cls is None:
             return None
         points = _Grid(self, index, ref, cls.HParams).points()
         return _Entry(index, ref, points) if points else None
