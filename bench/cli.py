@@ -26,6 +26,7 @@ err = Console(stderr=True)
 
 EXIT_TRIALS_FAILED = 1  # the suite ran, but some trials diverged, raised or lost their worker
 EXIT_USAGE = 2  # the user's input was wrong; nothing ran
+EXIT_INTERRUPTED = 130  # stopped with Ctrl-C (SIGINT): the run folder is marked interrupted
 
 
 class WandbMode(str, Enum):
@@ -106,8 +107,14 @@ def run(
     for warning in outcome.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out.print(f"results: {outcome.store.path}")
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.counts.items()))
+    if outcome.status == "interrupted":
+        err.print(
+            f"[red]interrupted ({counts}): finished trials are kept; "
+            f"`bench leaderboard {outcome.store.path}` ranks them[/red]"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED)
     if not outcome.all_completed:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.counts.items()))
         err.print(f"[red]not every trial completed ({counts}); see leaderboard.md[/red]")
         raise typer.Exit(EXIT_TRIALS_FAILED)
 

@@ -37,6 +37,7 @@ class RunOutcome:
     board: Leaderboard
     counts: dict[str, int]
     warnings: list[str]
+    status: str  # "complete", or "interrupted" when the driver was stopped before the end
 
     @property
     def all_completed(self) -> bool:
@@ -99,8 +100,8 @@ def execute(
         warnings = tracker.close()
     counts = count_statuses(records.values())
     finished = all(r.status in (*FINAL_STATUSES, "failed") for r in records.values())
-    board = store.finish("complete" if finished else "interrupted", counts)
-    return RunOutcome(store, board, counts, warnings)
+    status = "complete" if finished else "interrupted"
+    return RunOutcome(store, store.finish(status, counts), counts, warnings, status)
 
 
 def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[str, DatasetAssets]:

@@ -6,8 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,41 @@ def test_a_diverging_trial_is_recorded_and_the_rest_of_the_suite_goes_on(tmp_pat
     board = (run / "leaderboard.md").read_text()
     assert "Trials that did not complete" in board and "loss became nan" in board
     assert "| 0/1 |" in board and "| 1/1 |" in board
+
+
+LONG = """\
+name: long
+seeds: [0, 1, 2]
+budget: {steps: 50000, eval_every: 100, eval_samples: 200}
+datasets: [ring8]
+models: [{name: gan, hparams: {hidden: 16}}]
+tracking: {wandb: disabled}
+"""
+
+
+def test_an_interrupted_run_keeps_its_results_and_never_looks_complete(tmp_path):
+    suite = write_suite(tmp_path, LONG)
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", str(suite), "--results", "results"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    results = tmp_path / "results" / "long"
+    deadline = time.monotonic() + 120
+    while not list(results.glob("*/trials/*/metrics.json")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stdout + stderr
+    assert "interrupted" in stderr and "Traceback" not in stdout + stderr
+    (run,) = results.iterdir()
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert not (run / "leaderboard.csv").exists() and not (run / "leaderboard.md").exists()
+    reported = [json.loads(f.read_text()) for f in run.glob("trials/*/metrics.json")]
+    assert reported and all(m["evaluations"] for m in reported)  # progress so far is kept
+    board = bench("leaderboard", run, "--format", "md", cwd=tmp_path)
+    assert board.returncode == 0 and "incomplete: run status 'interrupted'" in board.stdout
