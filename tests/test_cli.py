@@ -92,7 +92,17 @@ def test_leaderboard_of_an_empty_folder_is_a_clear_error(tmp_path):
 
 
 def test_auto_address_without_a_running_cluster_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    """What Ray raises when `auto` finds no instance; patched in so that a Ray instance running
+    elsewhere on the machine cannot turn this into a real run."""
+    import ray
+
+    def no_cluster(address=None, **kwargs):
+        raise ConnectionError(
+            "Could not find any running Ray instance. Please specify the one to connect to by "
+            "setting `--address` flag or `RAY_ADDRESS` environment variable."
+        )
+
+    monkeypatch.setattr(ray, "init", no_cluster)
     path = write_suite(tmp_path, TINY_SUITE)
     result = bench("run", path, "--results", tmp_path / "r", "--address", "auto")
     assert_user_error(result, "could not connect to the Ray cluster at 'auto'", "ray start --head")
