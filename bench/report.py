@@ -39,9 +39,9 @@ def samples_png(samples: np.ndarray, info: DataInfo, reference: np.ndarray | Non
 
 def _scatter(plt, samples: np.ndarray, reference: np.ndarray | None):
     fig, ax = plt.subplots(figsize=(5, 5))
-    if reference is not None:
-        ax.scatter(reference[:, 0], reference[:, 1], s=2, c="0.75", label="real")
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", label="generated")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, c="tab:blue", alpha=0.5, label="generated")
+    if reference is not None:  # on top: tight real modes would vanish under the samples
+        ax.scatter(reference[:, 0], reference[:, 1], s=1, c="tab:orange", label="real")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper right", markerscale=4)
     return fig
