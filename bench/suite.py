@@ -371,10 +371,10 @@ def _compose(text: str, source: str) -> tuple[dict, dict[YamlPath, int]]:
         if node is None:
             raise SuiteError("the suite file is empty", where=source, fix=_FORMAT_HINT)
         lines: dict[YamlPath, int] = {}
-        problems: list[SuiteError] = []
-        _walk(node, (), lines, problems, _Locator(source, lines), set(), weak=False)
-        if problems:
-            raise _combined(problems)
+        walker = _Walker(_Locator(source, lines))
+        walker.node(node, ())
+        if walker.problems:
+            raise _combined(walker.problems)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(exc, source) from None
@@ -406,63 +406,61 @@ def _yaml_error(exc: yaml.MarkedYAMLError, source: str) -> SuiteError:
     return SuiteError(what, where=where, fix=fix)
 
 
-def _walk(
-    node: yaml.Node,
-    path: YamlPath,
-    lines: dict[YamlPath, int],
-    problems: list[SuiteError],
-    locator: _Locator,
-    visited: set[int],
-    weak: bool,
-) -> None:
-    """Record the line of every node, and reject python tags and duplicate keys on the way."""
-    lines.setdefault(path, node.start_mark.line + 1)  # a mapping value already has its key's
-    if id(node) in visited:  # an alias: its anchor's subtree was checked (and may be recursive)
-        return
-    visited.add(id(node))
-    if node.tag.startswith(_PYTHON_TAG):
-        problems.append(
-            SuiteError(
-                f"the tag '{node.tag}' is not allowed: suite files are read with safe loading, "
-                "which never runs Python",
-                where=locator.where(path),
-                fix="write a plain value (number, string, list or mapping) instead",
+class _Walker:
+    """One pass over the composed YAML tree: records the line of every node path in the
+    locator's map, and collects what safe loading would let through silently (Python tags,
+    duplicate keys)."""
+
+    def __init__(self, locator: _Locator) -> None:
+        self.locator = locator
+        self.problems: list[SuiteError] = []
+        self.visited: set[int] = set()
+
+    def node(self, node: yaml.Node, path: YamlPath, weak: bool = False) -> None:
+        lines = self.locator.lines
+        lines.setdefault(path, node.start_mark.line + 1)  # a mapping value already has its key's
+        if id(node) in self.visited:  # an alias: its anchor's subtree was checked (maybe cyclic)
+            return
+        self.visited.add(id(node))
+        if node.tag.startswith(_PYTHON_TAG):
+            self.problems.append(
+                SuiteError(
+                    f"the tag '{node.tag}' is not allowed: suite files are read with safe "
+                    "loading, which never runs Python",
+                    where=self.locator.where(path),
+                    fix="write a plain value (number, string, list or mapping) instead",
+                )
             )
-        )
-    if isinstance(node, yaml.MappingNode):
-        _walk_mapping(node, path, lines, problems, locator, visited, weak)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, problems, locator, visited, weak)
+        if isinstance(node, yaml.MappingNode):
+            self.mapping(node, path, weak)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.node(item, (*path, index), weak)
 
-
-def _walk_mapping(
-    node: yaml.MappingNode,
-    path: YamlPath,
-    lines: dict[YamlPath, int],
-    problems: list[SuiteError],
-    locator: _Locator,
-    visited: set[int],
-    weak: bool,
-) -> None:
-    seen: dict[str, int] = {}
-    merged: list[yaml.Node] = []
-    for key, value in node.value:
-        if key.tag == _MERGE_TAG:
-            merged.append(value)  # after the local keys, so that those keep their own lines
-            continue
-        name = key.value if isinstance(key, yaml.ScalarNode) else f"<key at line {_key_line(key)}>"
-        if name in seen:
-            problems.append(_duplicate_key(name, seen[name], (*path, name), key, locator))
-            continue
-        seen[name] = _key_line(key)
-        if weak:
-            lines.setdefault((*path, name), _key_line(key))
-        else:
-            lines[(*path, name)] = _key_line(key)
-        _walk(value, (*path, name), lines, problems, locator, visited, weak)
-    for value in merged:
-        _walk(value, path, lines, problems, locator, visited, weak=True)
+    def mapping(self, node: yaml.MappingNode, path: YamlPath, weak: bool) -> None:
+        """Keys of a merged-in mapping (`<<:`) are `weak`: they never override local lines."""
+        seen: dict[str, int] = {}
+        merged: list[yaml.Node] = []
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:
+                merged.append(value)  # after the local keys, so that those keep their own lines
+                continue
+            name = (
+                key.value if isinstance(key, yaml.ScalarNode) else f"<key at line {_key_line(key)}>"
+            )
+            if name in seen:
+                self.problems.append(
+                    _duplicate_key(name, seen[name], (*path, name), key, self.locator)
+                )
+                continue
+            seen[name] = _key_line(key)
+            if weak:
+                self.locator.lines.setdefault((*path, name), _key_line(key))
+            else:
+                self.locator.lines[(*path, name)] = _key_line(key)
+            self.node(value, (*path, name), weak)
+        for value in merged:
+            self.node(value, path, weak=True)
 
 
 def _key_line(node: yaml.Node) -> int:
