@@ -62,11 +62,11 @@ def test_splits_are_disjoint_and_fixed_by_the_data_seed(loaded):
         assert not train_rows & {tuple(r) for r in splits.heldout.tolist()}
 
 
-def test_image_labels_cover_all_ten_classes(loaded):
-    _, dataset, splits = loaded
-    if dataset.info.kind != "image":
-        pytest.skip("points")
-    assert dataset.info.num_classes == 10
+@pytest.mark.parametrize("name", ["digits", "mnist5k"])
+def test_image_labels_cover_all_ten_classes(name):
+    dataset = DATASETS.get(name)()
+    splits = dataset.load()
+    assert dataset.info.kind == "image" and dataset.info.num_classes == 10
     assert set(splits.train_labels.tolist()) == set(range(10))
 
 
