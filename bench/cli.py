@@ -124,13 +124,12 @@ def print_trials(spec, trials) -> None:
     for column in ("#", "trial", "model", "dataset", "variant", "seed", "metrics"):
         table.add_column(column, overflow="fold")
     for i, trial in enumerate(trials, start=1):
-        variant = ", ".join(f"{k}={v}" for k, v in sorted(trial.grid.items())) or "-"
         table.add_row(
             str(i),
             trial.trial_id,
             trial.model_label,
             trial.dataset_label,
-            variant,
+            trial.variant,
             str(trial.seed),
             ", ".join(trial.metrics),
         )

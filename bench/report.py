@@ -69,14 +69,14 @@ def _grid(plt, samples: np.ndarray, reference: np.ndarray | None):
 ARROWS = {"min": "↓", "max": "↑"}
 
 
-def mean_std(values: list[float]) -> str:
-    """'mean ± std' over seeds; the std needs two seeds."""
-    if not values:
+def mean_std(row, key: str) -> str:
+    """'mean ± std' over a row's seeds; the std needs two seeds."""
+    n = len(row.values.get(key, []))
+    if n == 0:
         return "—"
-    mean = float(np.mean(values))
-    if len(values) == 1:
-        return f"{mean:.4g}"
-    return f"{mean:.4g} ± {float(np.std(values, ddof=1)):.2g}"
+    if n == 1:
+        return f"{row.mean(key):.4g}"
+    return f"{row.mean(key):.4g} ± {row.std(key):.2g}"
 
 
 def leaderboard_cells(board, dataset: str) -> tuple[list[str], list[list[str]]]:
@@ -88,7 +88,7 @@ def leaderboard_cells(board, dataset: str) -> tuple[list[str], list[list[str]]]:
     rows = []
     for row in (r for r in board.rows if r.dataset == dataset):
         cells = [str(row.rank or "—"), row.model, row.variant, f"{row.completed}/{row.seeds}"]
-        rows.append(cells + [mean_std(row.values.get(k, [])) for k in keys])
+        rows.append(cells + [mean_std(row, k) for k in keys])
     return header, rows
 
 

@@ -319,8 +319,7 @@ def aggregate(run_dir: Path) -> Leaderboard:
 
 
 def new_row(trial: Trial) -> Row:
-    variant = ", ".join(f"{k}={v}" for k, v in sorted(trial.grid.items())) or "-"
-    return Row(trial.dataset_label, trial.model_label, variant, 0, {}, {}, [])
+    return Row(trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [])
 
 
 def add_trial(row: Row, metrics: dict[str, Any]) -> None:

@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ray.tune import Callback
 from rich.console import Console
 from rich.markup import escape
 
 from bench.errors import BenchError
 from bench.evaluate import DatasetAssets, prepare_dataset
 from bench.report import PREVIEW_POINTS, samples_png
-from bench.results import Leaderboard, RunStore, TrialRecord, ensure_writable
+from bench.results import FINAL, Leaderboard, RunStore, TrialRecord, ensure_writable
 from bench.suite import Suite, Trial
 from bench.tracking import Tracker, make_tracker, require_wandb_login
-from bench.train import FINAL_STATUSES, run_trial
+from bench.train import run_trial
 
 # Tune's own JSON/CSV/TensorBoard loggers would duplicate the results store (and choke on sample
 # arrays); bench writes results itself through RunCallback.
@@ -99,7 +100,7 @@ def execute(
     finally:
         warnings = tracker.close()
     counts = count_statuses(records.values())
-    finished = all(r.status in (*FINAL_STATUSES, "failed") for r in records.values())
+    finished = all(r.status in FINAL for r in records.values())
     status = "complete" if finished else "interrupted"
     return RunOutcome(store, store.finish(status, counts), counts, warnings, status)
 
@@ -156,13 +157,7 @@ def count_statuses(records: Any) -> dict[str, int]:
     return counts
 
 
-def _tune_callback_base() -> type:
-    from ray.tune import Callback
-
-    return Callback
-
-
-class RunCallback(_tune_callback_base()):
+class RunCallback(Callback):
     """Runs on the driver: folds every report into the results store as it arrives."""
 
     def __init__(
@@ -193,13 +188,13 @@ class RunCallback(_tune_callback_base()):
         # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
         for key in BULKY_RESULT_FIELDS:
             result.pop(key, None)
-        if record.status in FINAL_STATUSES:
+        if record.status in FINAL:
             self.finished(record, picture is not None)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         """Tune gave up on a trial (its worker or node died more than max_failures times)."""
         record = self.records[trial_id_of(trial)]
-        if record.status in FINAL_STATUSES:
+        if record.status in FINAL:
             return
         error = trial.get_error()
         record.status = "failed"

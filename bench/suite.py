@@ -241,6 +241,11 @@ class Trial:
         return cls(**values)
 
     @property
+    def variant(self) -> str:
+        """The hyperparameters that vary along this entry's grid, as 'k=v, ...' ('-' if none)."""
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.grid.items())) or "-"
+
+    @property
     def group_key(self) -> tuple[str, str, str]:
         """Trials that differ only by seed share this key (one leaderboard row)."""
         return (self.dataset_label, self.model_label, json.dumps(self.grid, sort_keys=True))

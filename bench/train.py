@@ -24,7 +24,6 @@ from bench.report import preview
 from bench.suite import Trial
 
 RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
-FINAL_STATUSES = (COMPLETED, DIVERGED, ERROR)
 Report = Callable[[dict[str, Any]], None]
 
 
