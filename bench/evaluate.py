@@ -28,7 +28,8 @@ class DatasetAssets:
     spec: EvalSpec
     splits: DataSplits
     feature_state: dict | None
-    reference: Features  # the reference split embedded in the feature space
+    reference: Features  # the reference subset of the training split in the feature space
+    heldout: Features  # the held-out split in the feature space
 
 
 @dataclass
@@ -58,6 +59,7 @@ def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> Da
         splits=splits,
         feature_state=state,
         reference=extract(splits.train[subset]),
+        heldout=extract(splits.heldout),
     )
 
 
@@ -74,6 +76,7 @@ class Evaluator:
         self.extract = space.extractor(assets.feature_state, assets.info, device)
 
     def __call__(self, model: GenerativeModel, step: int, seed: int) -> Evaluation:
+        model.fit_sampler(self.assets.splits)
         samples = generate(model, self.n_samples, seed)
         if not torch.isfinite(samples).all():
             reason = "generated samples contain NaN or inf"
@@ -86,6 +89,9 @@ class Evaluator:
             real=self.assets.reference,
             spec=self.assets.spec,
             info=self.assets.info,
+            heldout=self.assets.heldout,
+            model=model,
+            data=self.assets.splits,
         )
         evaluation = Evaluation(step, samples=samples)
         for name, metric in self.metrics:

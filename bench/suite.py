@@ -633,7 +633,7 @@ class _Planner:
         if self.errors:
             raise _combined(self.errors)
         trials = [
-            self.trial(entry, hparams, grid, d, seed, metrics[d.index])
+            self.trial(entry, hparams, grid, d, seed, self.for_model(entry, metrics[d.index]))
             for entry in entries
             for hparams, grid in entry.points
             for d in data
@@ -687,6 +687,15 @@ class _Planner:
             d.index: tuple(name for _, name, m in known if m.applies(d.spec, d.info) is None)
             for d in data
         }
+
+    @staticmethod
+    def for_model(entry: _Entry, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The metrics among `names` that can measure this entry's model."""
+        from bench.metrics.base import METRICS
+        from bench.models.base import MODELS
+
+        cls = MODELS.get(entry.ref.name)
+        return tuple(n for n in names if METRICS.get(n).applies_to_model(cls) is None)
 
     def metric_used(self, index: int, name: str, metric: Any, data: list[_Data]) -> None:
         reasons = [(d.ref.label, metric.applies(d.spec, d.info)) for d in data]

@@ -37,6 +37,7 @@ class EvalSpec:
     feature_space: str  # a name in bench.metrics.features.FEATURE_SPACES
     mode_centers: np.ndarray | None = field(default=None, compare=False)  # known mixture modes
     mode_std: float | None = None  # std of each mixture component
+    num_modes: int | None = None  # modes the feature space assigns samples to (Features.modes)
 
 
 @dataclass

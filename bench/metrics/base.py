@@ -5,12 +5,16 @@ those functions and declares which way each reported value is better."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 
 from bench.data.base import DataInfo, EvalSpec
 from bench.registry import Registry
+
+if TYPE_CHECKING:
+    from bench.data.base import DataSplits
+    from bench.models.base import GenerativeModel
 
 Direction = Literal["min", "max"]
 
@@ -21,6 +25,7 @@ class Features:
 
     features: torch.Tensor  # (N, d) float64
     logits: torch.Tensor | None = None  # (N, classes) when the space is a classifier
+    modes: torch.Tensor | None = None  # (N,) int64 mode index per sample (class, digit triple)
 
 
 @dataclass
@@ -29,9 +34,12 @@ class EvalInputs:
 
     samples: torch.Tensor  # generated samples in data space, on CPU
     fake: Features  # the generated samples in feature space
-    real: Features  # the reference split in feature space, computed once per dataset
+    real: Features  # a reference subset of the *training* split in feature space (cached)
     spec: EvalSpec
     info: DataInfo
+    heldout: Features | None = None  # the held-out split in feature space (memorization)
+    model: GenerativeModel | None = None  # for model-specific measurements (reconstruction...)
+    data: DataSplits | None = None  # the dataset in data space (held-out reconstruction...)
 
 
 class Metric:
@@ -42,6 +50,10 @@ class Metric:
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         """Why this metric cannot be computed on such a dataset, or None when it can."""
+        return None
+
+    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
+        """Why this metric cannot measure such a model (e.g. reconstruction of a GAN), or None."""
         return None
 
     def compute(self, inputs: EvalInputs) -> dict[str, float]:

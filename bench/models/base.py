@@ -9,8 +9,9 @@ from typing import ClassVar, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
-from bench.data.base import DataInfo
+from bench.data.base import DataInfo, DataSplits
 from bench.registry import Registry
 
 
@@ -52,6 +53,30 @@ class GenerativeModel(nn.Module):
     def train_step(self, batch: Batch) -> dict[str, float]:
         """One optimisation step; returns losses and diagnostics as plain floats."""
         raise NotImplementedError
+
+    def fit_sampler(self, splits: DataSplits) -> None:
+        """Called before every evaluation. Models without a prior (plain autoencoders) fit their
+        sampler here, e.g. a density on the training codes; others need nothing."""
+
+    def training_state(self) -> dict:
+        """Everything needed to continue training exactly: parameters and buffers, and the state
+        of every optimizer (and LR scheduler) held as an attribute. Checkpoints save this."""
+        return {
+            "module": self.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self._stateful().items()},
+        }
+
+    def load_training_state(self, state: dict) -> None:
+        self.load_state_dict(state["module"])
+        for name, opt in self._stateful().items():
+            opt.load_state_dict(state["optimizers"][name])
+
+    def _stateful(self) -> dict[str, torch.optim.Optimizer | LRScheduler]:
+        return {
+            name: value
+            for name, value in sorted(vars(self).items())
+            if isinstance(value, torch.optim.Optimizer | LRScheduler)
+        }
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """n samples in data space, shape (n, *info.shape). Uses only `generator` for randomness so
