@@ -6,12 +6,16 @@ embed the reference split); its `DatasetAssets` travel to every trial through Ra
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from bench.data import DATASETS, DataInfo, DataSplits, EvalSpec
+from bench.io import cache_dir, write_with
 from bench.metrics import FEATURE_SPACES, METRICS, EvalInputs, Features, MetricInputError
+from bench.metrics.features import Extractor
 from bench.models.base import GenerativeModel
 
 SAMPLE_BATCH = 1000  # generate in chunks so large eval_samples never hold a huge graph/batch
@@ -28,6 +32,7 @@ class DatasetAssets:
     spec: EvalSpec
     splits: DataSplits
     feature_state: dict | None
+    reference_index: torch.Tensor  # rows of splits.train that form the reference subset
     reference: Features  # the reference subset of the training split in the feature space
     heldout: Features  # the held-out split in the feature space
 
@@ -38,29 +43,90 @@ class Evaluation:
     values: dict[str, float] = field(default_factory=dict)
     not_computable: dict[str, str] = field(default_factory=dict)  # metric -> reason
     samples: torch.Tensor | None = None  # CPU, data space
+    features: Features | None = None  # the samples in the feature space
 
 
 def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> DatasetAssets:
-    """Load a dataset, fit its feature space (cached on disk) and embed a reference subset of the
-    training split of at most `n_reference` points."""
+    """Load a registered dataset and embed it (see `embed_dataset`)."""
     dataset_cls = DATASETS.get(name)
     dataset = dataset_cls(dataset_cls.Params(**params))
-    splits = dataset.load()
-    space = FEATURE_SPACES.get(dataset.eval_spec.feature_space)
-    state = space.fit(dataset.fingerprint(name), splits, dataset.info)
-    extract = space.extractor(state, dataset.info, torch.device("cpu"))
+    return embed_dataset(
+        name,
+        label,
+        dataset.info,
+        dataset.eval_spec,
+        dataset.load(),
+        dataset.fingerprint(name),
+        n_reference,
+    )
+
+
+def embed_dataset(
+    name: str,
+    label: str,
+    info: DataInfo,
+    spec: EvalSpec,
+    splits: DataSplits,
+    fingerprint: str,
+    n_reference: int,
+) -> DatasetAssets:
+    """Fit the dataset's feature space (cached on disk) and embed a reference subset of the
+    training split of at most `n_reference` points and the held-out split (both cached on disk
+    per dataset, split, feature space and count, so a suite never embeds them twice)."""
+    space = FEATURE_SPACES.get(spec.feature_space)
+    state = space.fit(fingerprint, splits, info)
+    extract = space.extractor(state, info, torch.device("cpu"))
     gen = torch.Generator().manual_seed(REFERENCE_SEED)
     subset = torch.randperm(len(splits.train), generator=gen)[:n_reference]
+    key = f"{fingerprint}-{spec.feature_space}-{digest(state)}"
     return DatasetAssets(
         name=name,
         label=label,
-        info=dataset.info,
-        spec=dataset.eval_spec,
+        info=info,
+        spec=spec,
         splits=splits,
         feature_state=state,
-        reference=extract(splits.train[subset]),
-        heldout=extract(splits.heldout),
+        reference_index=subset,
+        reference=embed_cached(f"{key}-train{REFERENCE_SEED}", splits.train[subset], extract),
+        heldout=embed_cached(f"{key}-heldout", splits.heldout, extract),
     )
+
+
+def digest(obj: Any) -> str:
+    """A short content hash of a feature space's fitted state (tensors, dicts, plain values), so
+    cached embeddings are never reused with a different network."""
+    h = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+        elif isinstance(value, dict):
+            for k in sorted(value, key=str):
+                h.update(str(k).encode())
+                feed(value[k])
+        elif isinstance(value, list | tuple):
+            for item in value:
+                feed(item)
+        else:
+            h.update(repr(value).encode())
+
+    feed(obj)
+    return h.hexdigest()[:12]
+
+
+def embed_cached(key: str, x: torch.Tensor, extract: Extractor) -> Features:
+    """`extract(x)`, read from or written to the feature cache under `key` and the row count. A
+    corrupt cache file is recomputed and replaced, never trusted."""
+    path = cache_dir() / "features" / f"{key}-n{len(x)}.pt"
+    if path.exists():
+        try:
+            stored = torch.load(path, map_location="cpu", weights_only=True)
+            return Features(**stored)
+        except Exception:  # a torn or foreign file: recompute below
+            path.unlink(missing_ok=True)
+    features = extract(x)
+    write_with(path, lambda handle: torch.save(vars(features), handle))
+    return features
 
 
 class Evaluator:
@@ -78,6 +144,12 @@ class Evaluator:
     def __call__(self, model: GenerativeModel, step: int, seed: int) -> Evaluation:
         model.fit_sampler(self.assets.splits)
         samples = generate(model, self.n_samples, seed)
+        return self.measure(samples, step, model)
+
+    def measure(
+        self, samples: torch.Tensor, step: int = 0, model: GenerativeModel | None = None
+    ) -> Evaluation:
+        """Every metric on given samples (data space, CPU); `model` enables model-specific ones."""
         if not torch.isfinite(samples).all():
             reason = "generated samples contain NaN or inf"
             return Evaluation(
@@ -93,8 +165,11 @@ class Evaluator:
             model=model,
             data=self.assets.splits,
         )
-        evaluation = Evaluation(step, samples=samples)
+        evaluation = Evaluation(step, samples=samples, features=inputs.fake)
         for name, metric in self.metrics:
+            if model is None and metric.applies_to_model(GenerativeModel) is not None:
+                evaluation.not_computable[name] = "needs the model, not only its samples"
+                continue
             try:
                 evaluation.values.update(metric.compute(inputs))
             except MetricInputError as exc:

@@ -24,17 +24,28 @@ def preview(samples: torch.Tensor | None, info: DataInfo) -> np.ndarray | None:
 
 def samples_png(samples: np.ndarray, info: DataInfo, reference: np.ndarray | None = None) -> bytes:
     """PNG bytes: a scatter over the real data for 2-D points, an image grid otherwise."""
+    plt = pyplot()
+    draw = _scatter if info.kind == "points" else _grid
+    fig = draw(plt, samples, reference)
+    return png_bytes(plt, fig)
+
+
+def png_bytes(plt, fig) -> bytes:
+    """Render and close a matplotlib figure."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (workers have no display)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    draw = _scatter if info.kind == "points" else _grid
-    fig = draw(plt, samples, reference)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return plt
 
 
 def _scatter(plt, samples: np.ndarray, reference: np.ndarray | None):
@@ -47,9 +58,10 @@ def _scatter(plt, samples: np.ndarray, reference: np.ndarray | None):
     return fig
 
 
-def _grid(plt, samples: np.ndarray, reference: np.ndarray | None):
+def _grid(plt, samples: np.ndarray, reference: np.ndarray | None, cols: int | None = None):
+    """Images tiled row by row, `cols` per row (default: as square as possible)."""
     n = len(samples)
-    cols = math.ceil(math.sqrt(n))
+    cols = cols or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     channels, height, width = samples.shape[1:]
     canvas = np.ones((rows * (height + 1), cols * (width + 1), channels))

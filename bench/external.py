@@ -1,0 +1,200 @@
+"""Samples generated elsewhere, measured exactly like a trial's: `bench evaluate --real R --fake F`.
+
+The real side is a registered dataset (its train/held-out split and feature space, as in a suite)
+or a file/folder of real samples; the fake side is a file/folder. Both go through the same
+`Evaluator.measure` a trial uses, so the numbers are comparable with a leaderboard's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.data import DATASETS, DataInfo, DatasetParams, EvalSpec
+from bench.data.base import split
+from bench.errors import BenchError
+from bench.evaluate import DatasetAssets, Evaluation, Evaluator, embed_dataset, prepare_dataset
+from bench.metrics import METRICS
+from bench.registry import suggest
+from bench.results import Leaderboard, Row
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+ARRAY_KEYS = ("samples", "x", "images", "arr_0")  # tried in order inside an .npz
+
+
+def _npz(path: Path) -> np.ndarray:
+    with np.load(path) as archive:
+        key = next((k for k in ARRAY_KEYS if k in archive.files), None)
+        if key is None and len(archive.files) == 1:
+            key = archive.files[0]
+        if key is None:
+            raise BenchError(
+                f"{path} holds arrays {archive.files} and none is named {list(ARRAY_KEYS)}",
+                where=str(path),
+                fix="save the samples under the key 'samples' (np.savez(path, samples=x))",
+            )
+        return archive[key]
+
+
+def _pt(path: Path) -> np.ndarray:
+    value = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(value, torch.Tensor):
+        raise BenchError(
+            f"{path} does not hold a single tensor", where=str(path), fix="torch.save(x, path)"
+        )
+    return value.numpy()
+
+
+def _image_folder(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    files = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise BenchError(
+            f"no images ({', '.join(IMAGE_SUFFIXES)}) under {path}",
+            where=str(path),
+            fix="point at a folder of image files, or at an .npz/.npy/.pt array of samples",
+        )
+    arrays = [np.asarray(Image.open(f)) for f in files]
+    if len({a.shape for a in arrays}) != 1:
+        raise BenchError(
+            f"images under {path} differ in size", where=str(path), fix="resize them to one size"
+        )
+    return np.stack(arrays)
+
+
+LOADERS: dict[str, Callable[[Path], np.ndarray]] = {
+    ".npz": _npz,
+    ".npy": np.load,
+    ".pt": _pt,
+}
+
+
+def read_array(path: Path) -> np.ndarray:
+    """The samples stored at `path`: an array file or a folder of images."""
+    path = Path(path)
+    if not path.exists():
+        raise BenchError(f"{path} does not exist", where=str(path), fix="check the path")
+    if path.is_dir():
+        return _image_folder(path)
+    loader = LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise BenchError(
+            f"cannot read samples from '{path.suffix}' files",
+            where=str(path),
+            fix=f"use one of {', '.join(LOADERS)} or a folder of images",
+        )
+    return loader(path)
+
+
+def to_data_space(array: np.ndarray, info: DataInfo, where: str) -> torch.Tensor:
+    """Float samples of shape (N, *info.shape) in the data's value range. Integer images are read
+    as 0..255; channel-last images (N, H, W, C) and gray (N, H, W) are rearranged."""
+    x = np.asarray(array)
+    integer = np.issubdtype(x.dtype, np.integer)
+    if info.kind == "image":
+        if x.ndim == 3:
+            x = x[:, None]
+        if x.ndim == 4 and x.shape[1:] != info.shape and x.shape[-1] == info.shape[0]:
+            x = x.transpose(0, 3, 1, 2)
+    if x.shape[1:] != info.shape:
+        raise BenchError(
+            f"samples of shape {x.shape[1:]} do not match the data's shape {info.shape}",
+            where=where,
+            fix="generate samples of the dataset's shape (N, "
+            + ", ".join(map(str, info.shape))
+            + ")",
+        )
+    out = torch.as_tensor(x.astype(np.float32))
+    if integer:
+        low, high = info.value_range or (0.0, 1.0)
+        out = low + out / 255.0 * (high - low)
+    return out
+
+
+def file_assets(path: Path, feature_space: str | None, n_reference: int) -> DatasetAssets:
+    """Assets for a file/folder of real samples: a seeded 80/20 train/held-out split, measured in
+    `feature_space` (default: raw coordinates for points, InceptionV3 for images)."""
+    array = read_array(path)
+    images = array.ndim >= 3
+    if images and array.ndim == 4 and array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
+        array = array.transpose(0, 3, 1, 2)
+    if images and array.ndim == 3:
+        array = array[:, None]
+    info = DataInfo(
+        shape=tuple(array.shape[1:]),
+        kind="image" if images else "points",
+        value_range=(0.0, 1.0) if images else None,
+    )
+    spec = EvalSpec(feature_space=feature_space or ("inception" if images else "raw"))
+    x = to_data_space(array, info, str(path))
+    fingerprint = f"file-{hashlib.sha256(x.numpy().tobytes()).hexdigest()[:12]}"
+    splits = split(x, None, DatasetParams())
+    return embed_dataset(path.name, path.name, info, spec, splits, fingerprint, n_reference)
+
+
+def real_assets(real: str, feature_space: str | None, n_reference: int) -> DatasetAssets:
+    """A registered dataset by name, else a file or folder of real samples."""
+    if real in DATASETS:
+        return prepare_dataset(real, {}, real, n_reference)
+    if Path(real).exists():
+        return file_assets(Path(real), feature_space, n_reference)
+    raise BenchError(
+        f"--real '{real}' is neither a registered dataset nor an existing file or folder."
+        + suggest(real, DATASETS.names()),
+        where="--real",
+        fix="give a dataset name (`bench list datasets`) or the path of real samples",
+    )
+
+
+def applicable_metrics(assets: DatasetAssets, chosen: list[str] | None) -> list[str]:
+    """The chosen metrics (checked), or every metric that applies to the data without a model."""
+    from bench.models.base import GenerativeModel
+
+    names = chosen or METRICS.names()
+    usable = []
+    for name in names:
+        metric = METRICS.get(name)
+        reason = metric.applies(assets.spec, assets.info) or metric.applies_to_model(
+            GenerativeModel
+        )
+        if reason is None:
+            usable.append(name)
+        elif chosen:
+            raise BenchError(
+                f"metric '{name}' cannot measure these samples: {reason}",
+                where="--metrics",
+                fix="drop it, or omit --metrics to use every metric that applies",
+            )
+    return usable
+
+
+def evaluate_external(
+    real: str,
+    fake: Path,
+    metrics: list[str] | None = None,
+    n_reference: int = 10_000,
+    feature_space: str | None = None,
+) -> tuple[Evaluation, Leaderboard]:
+    """Measure the samples at `fake` against `real`; the evaluation and a one-row table."""
+    assets = real_assets(real, feature_space, n_reference)
+    names = applicable_metrics(assets, metrics)
+    samples = to_data_space(read_array(Path(fake)), assets.info, str(fake))
+    evaluator = Evaluator(assets, names, n_samples=len(samples), device=torch.device("cpu"))
+    evaluation = evaluator.measure(samples)
+    directions = {k: d for n in names for k, d in METRICS.get(n).directions.items()}
+    row = Row(
+        dataset=assets.label,
+        model=Path(fake).name,
+        variant=f"{len(samples)} samples",
+        seeds=1,
+        statuses={"completed": 1},
+        values={k: [v] for k, v in evaluation.values.items()},
+        errors=[f"{name}: {why}" for name, why in evaluation.not_computable.items()],
+        rank=1,
+    )
+    return evaluation, Leaderboard(f"{Path(fake).name} vs {assets.label}", [row], directions)

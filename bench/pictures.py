@@ -1,0 +1,114 @@
+"""The pictures a trial leaves next to its metrics, rendered in the worker at the trial's end so
+only a few kilobytes of PNG travel back: the samples, generated images beside their nearest
+training images (memorization you can see), and the mode histogram of mode-labelled datasets."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.evaluate import DatasetAssets, Evaluation
+from bench.metrics.modes import nearest_centres
+from bench.report import PREVIEW_POINTS, _grid, png_bytes, preview, pyplot, samples_png
+
+NEIGHBOUR_ROWS = 8  # generated images shown
+NEIGHBOURS = 4  # nearest training images beside each
+HQ_THRESHOLD = 3.0  # as the `modes` metric: a sample counts for a mode within 3 std of it
+
+
+def displayable(images: np.ndarray) -> np.ndarray:
+    """Images with 1 or 3 channels as they are; others (a paired A|B sample) side by side."""
+    n, channels, height, width = images.shape
+    if channels in (1, 3):
+        return images
+    return images.transpose(0, 2, 1, 3).reshape(n, 1, height, channels * width)
+
+
+def nearest_training(
+    evaluation: Evaluation, assets: DatasetAssets
+) -> tuple[np.ndarray, np.ndarray]:
+    """The first NEIGHBOUR_ROWS generated samples and, for each, its NEIGHBOURS nearest training
+    samples in the feature space (among the reference subset of the training split)."""
+    assert evaluation.samples is not None and evaluation.features is not None
+    fake = evaluation.features.features[:NEIGHBOUR_ROWS]
+    k = min(NEIGHBOURS, len(assets.reference.features))
+    idx = torch.cdist(fake, assets.reference.features).topk(k, largest=False).indices
+    neighbours = assets.splits.train[assets.reference_index[idx]]
+    return evaluation.samples[: len(fake)].numpy(), neighbours.numpy()
+
+
+def neighbours_png(fake: np.ndarray, neighbours: np.ndarray) -> bytes:
+    """One row per generated image: the image, then its nearest training images."""
+    plt = pyplot()
+    rows = np.concatenate([fake[:, None], neighbours], axis=1)  # (r, 1 + k, C, H, W)
+    tiles = displayable(rows.reshape(-1, *rows.shape[2:]))
+    fig = _grid(plt, tiles, None, cols=rows.shape[1])
+    fig.suptitle("generated (left) and its nearest training images", fontsize=8)
+    return png_bytes(plt, fig)
+
+
+def mode_counts(evaluation: Evaluation, assets: DatasetAssets) -> tuple[np.ndarray, np.ndarray]:
+    """Per mode, generated and real (reference) counts. Mixtures count high-quality samples at
+    their nearest centre; class-labelled datasets count the feature space's mode assignment."""
+    spec = assets.spec
+    if spec.mode_centers is not None and spec.mode_std is not None:
+        centres = torch.as_tensor(spec.mode_centers, dtype=torch.float64)
+
+        def count(x: torch.Tensor) -> np.ndarray:
+            dist, idx = nearest_centres(x.reshape(len(x), -1).double(), centres)
+            good = dist <= HQ_THRESHOLD * spec.mode_std
+            return torch.bincount(idx[good], minlength=len(centres)).numpy()
+
+        real = assets.splits.train[assets.reference_index]
+        return count(evaluation.samples), count(real)
+    assert evaluation.features is not None and evaluation.features.modes is not None
+    assert assets.reference.modes is not None and spec.num_modes is not None
+    k = spec.num_modes
+    fake = torch.bincount(evaluation.features.modes, minlength=k).numpy()
+    return fake, torch.bincount(assets.reference.modes, minlength=k).numpy()
+
+
+def mode_histogram_png(fake: np.ndarray, real: np.ndarray) -> bytes:
+    """Share of samples per mode, generated against real: collapse shows as empty bars."""
+    plt = pyplot()
+    k = len(fake)
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.4 * k), 3))
+    modes = np.arange(k)
+    ax.bar(modes, fake / max(fake.sum(), 1), width=0.8 if k <= 100 else 1.0, label="generated")
+    ax.step(modes, real / max(real.sum(), 1), where="mid", color="tab:orange", label="real")
+    ax.set_xlabel("mode")
+    ax.set_ylabel("share of samples")
+    ax.set_title(f"{int((fake > 0).sum())} of {k} modes hit", fontsize=9)
+    ax.legend(fontsize=8)
+    return png_bytes(plt, fig)
+
+
+def has_modes(evaluation: Evaluation, assets: DatasetAssets) -> bool:
+    spec = assets.spec
+    if spec.mode_centers is not None and spec.mode_std is not None:
+        return True
+    return bool(
+        spec.num_modes
+        and evaluation.features is not None
+        and evaluation.features.modes is not None
+        and assets.reference.modes is not None
+    )
+
+
+def trial_pictures(evaluation: Evaluation, assets: DatasetAssets) -> dict[str, bytes]:
+    """File name -> PNG for every picture that fits this dataset; none when samples are not finite
+    (their metrics are already recorded as not computable)."""
+    samples = evaluation.samples
+    if samples is None or not torch.isfinite(samples).all():
+        return {}
+    info = assets.info
+    shown = preview(samples, info)
+    reference = assets.splits.train[:PREVIEW_POINTS].numpy()
+    if info.kind == "image":
+        shown = displayable(shown)
+    pictures = {"samples.png": samples_png(shown, info, reference)}
+    if info.kind == "image" and evaluation.features is not None:
+        pictures["neighbours.png"] = neighbours_png(*nearest_training(evaluation, assets))
+    if has_modes(evaluation, assets):
+        pictures["modes.png"] = mode_histogram_png(*mode_counts(evaluation, assets))
+    return pictures
