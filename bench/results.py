@@ -6,6 +6,7 @@ the leaderboard files appear only once it has, so a partial folder never looks c
     results/<suite>/<run-id>/
         run.json  suite.yaml  leaderboard.csv  leaderboard.md
         trials/<trial-id>/config.json  metrics.json  history.csv  samples.png  error.txt
+        tune[-N]/<trial-id>/checkpoint_*/state.pt  meta.json   (Ray Tune's, one folder per driver)
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ import yaml
 from bench import __version__
 from bench.errors import BenchError
 from bench.io import write_bytes, write_json, write_text
+from bench.sensitivity import Sensitivity, sensitivities
 from bench.suite import Suite, Trial
 
 RUN_FILE, SUITE_FILE, TRIALS_DIR = "run.json", "suite.yaml", "trials"
-FINAL = ("completed", "diverged", "error", "failed")
+TUNE_PREFIX = "tune"  # Tune's experiment folders (checkpoints) inside the run folder
+# "stopped": ended early by the suite's scheduler (ASHA) for scoring worse than its peers
+FINAL = ("completed", "diverged", "error", "failed", "stopped")
 
 
 def now() -> str:
@@ -50,10 +54,38 @@ class TrialRecord:
     error: str | None = None
     traceback: str | None = None
     wall_s: float = 0.0
+    nodes: list[str] = field(default_factory=list)  # Ray node ids it ran on, in order
+    restored_from: list[int] = field(default_factory=list)  # checkpoint steps it continued from
+    warnings: list[str] = field(default_factory=list)
+    stability: dict[str, float] = field(default_factory=dict)  # of the whole training history
+
+    @classmethod
+    def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
+        """A trial finished by an earlier driver, from its metrics.json (history stays on disk)."""
+        record = cls(trial, status=metrics.get("status", "pending"), step=metrics.get("step", 0))
+        record.evaluations = list(metrics.get("evaluations", []))
+        record.error, record.wall_s = metrics.get("error"), metrics.get("wall_s", 0.0)
+        record.nodes = list(metrics.get("nodes", []))
+        record.restored_from = list(metrics.get("restored_from", []))
+        record.warnings = list(metrics.get("warnings", []))
+        record.stability = dict(metrics.get("stability", {}))
+        return record
 
     def absorb(self, payload: dict[str, Any]) -> None:
         """Fold one report in. A retried trial reports earlier steps again: those replace the old
-        rows instead of duplicating them."""
+        rows instead of duplicating them. The first report after a restore from a checkpoint
+        replays everything up to it, which replaces whatever an earlier attempt reported."""
+        restored = payload.get("restored")
+        if restored:
+            self.history = list(restored["history"])
+            self.evaluations = list(restored["evaluations"])
+            self.restored_from.append(restored["step"])
+        node = payload.get("node")
+        if node and (not self.nodes or self.nodes[-1] != node):
+            self.nodes.append(node)
+        for note in payload.get("warnings") or ():
+            if note not in self.warnings:
+                self.warnings.append(note)
         rows = payload["history"]
         first = rows[0]["step"] if rows else payload["step"]
         self.history = [r for r in self.history if r["step"] < first] + rows
@@ -69,6 +101,8 @@ class TrialRecord:
         self.status, self.step = payload["status"], payload["step"]
         self.error, self.traceback = payload["error"], payload["traceback"]
         self.wall_s = payload["wall_s"]
+        if payload.get("stability") is not None:
+            self.stability = payload["stability"]
 
     @property
     def final(self) -> dict[str, Any]:
@@ -85,6 +119,10 @@ class TrialRecord:
             "final": self.final["metrics"],
             "not_computable": self.final["not_computable"],
             "evaluations": self.evaluations,
+            "nodes": self.nodes,
+            "restored_from": self.restored_from,
+            "warnings": self.warnings,
+            "stability": self.stability,
         }
 
 
@@ -105,9 +143,47 @@ class RunStore:
         write_json(store.path / RUN_FILE, run_metadata(suite, run_id, n_trials))
         return store
 
+    @classmethod
+    def open(cls, run_dir: Path) -> RunStore:
+        """An existing run folder, to resume it."""
+        return cls(find_run(run_dir))
+
     @property
     def run_id(self) -> str:
         return self.path.name
+
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / RUN_FILE).read_text())
+
+    def reopen(self) -> None:
+        """A driver resumes this run: it is running again, and the resume is on record."""
+        meta = self.meta()
+        meta.update(status="running", finished=None)
+        meta.setdefault("resumed", []).append(now())
+        write_json(self.path / RUN_FILE, meta)
+
+    def stored_trials(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """trial id -> (config.json, metrics.json or {}) of every trial this run has written."""
+        found = {}
+        for config in sorted((self.path / TRIALS_DIR).glob("*/config.json")):
+            metrics_file = config.parent / "metrics.json"
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+            found[config.parent.name] = (json.loads(config.read_text()), metrics)
+        return found
+
+    def checkpoints(self, trial_id: str) -> list[Path]:
+        """Every checkpoint folder Tune kept for this trial, over all drivers of this run."""
+        return sorted(self.path.glob(f"{TUNE_PREFIX}*/{trial_id}/checkpoint_*"))
+
+    def next_experiment(self) -> str:
+        """Tune's experiment folder for this driver: `tune`, then `tune-2`, ... on each resume, so
+        a resumed driver never writes over the checkpoints it is resuming from."""
+        taken = {p.name for p in self.path.glob(f"{TUNE_PREFIX}*")}
+        if TUNE_PREFIX not in taken:
+            return TUNE_PREFIX
+        return next(
+            f"{TUNE_PREFIX}-{n}" for n in range(2, 10_000) if f"{TUNE_PREFIX}-{n}" not in taken
+        )
 
     def trial_dir(self, trial_id: str) -> Path:
         return self.path / TRIALS_DIR / trial_id
@@ -115,12 +191,13 @@ class RunStore:
     def write_config(self, trial: Trial) -> None:
         write_json(self.trial_dir(trial.trial_id) / "config.json", trial.to_dict())
 
-    def write_trial(self, record: TrialRecord, picture: bytes | None = None) -> None:
+    def write_trial(self, record: TrialRecord, pictures: dict[str, bytes] | None = None) -> None:
+        """metrics.json, history.csv and the trial's pictures (file name -> PNG bytes)."""
         folder = self.trial_dir(record.trial.trial_id)
+        for name, png in (pictures or {}).items():  # before metrics.json marks the trial done
+            write_bytes(folder / Path(name).name, png)
         write_json(folder / "metrics.json", record.metrics_json())
         write_text(folder / "history.csv", history_csv(record.history))
-        if picture is not None:
-            write_bytes(folder / "samples.png", picture)
         if record.traceback:
             write_text(folder / "error.txt", record.traceback)
 
@@ -205,6 +282,7 @@ class Row:
     values: dict[str, list[float]]  # metric key -> final values of the completed seeds
     errors: list[str]
     rank: int | None = None
+    primary: str | None = None  # the metric key the row is ranked by
 
     def mean(self, key: str) -> float:
         vals = self.values.get(key, [])
@@ -225,17 +303,23 @@ class Leaderboard:
     rows: list[Row]
     directions: dict[str, str]  # metric key -> "min" | "max", in display order
     incomplete: str | None = None  # why the run is not finished, when it is not
+    stability: dict[str, str] = field(default_factory=dict)  # training-stability key -> better
+    sensitivity: list[Sensitivity] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
-        return list(self.directions)
+        return list(self.directions) + list(self.stability)
+
+    def stability_keys_for(self, dataset: str) -> list[str]:
+        present = {k for row in self.rows if row.dataset == dataset for k in row.values}
+        return [k for k in self.stability if k in present]
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(row.dataset for row in self.rows))
 
     def keys_for(self, dataset: str) -> list[str]:
         present = {k for row in self.rows if row.dataset == dataset for k in row.values}
-        return [k for k in self.keys if k in present]
+        return [k for k in self.directions if k in present]
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
@@ -298,16 +382,22 @@ def load_trials(run_dir: Path) -> list[tuple[Trial, dict[str, Any]]]:
 def aggregate(run_dir: Path) -> Leaderboard:
     """Group a run's trials over seeds and rank each dataset's rows by its first metric."""
     from bench.metrics import METRICS
+    from bench.metrics.stability import STABILITY_DIRECTIONS
 
     meta = json.loads((run_dir / RUN_FILE).read_text())
     groups: dict[tuple[str, str, str], Row] = {}
     directions: dict[str, str] = {}
-    for trial, metrics in load_trials(run_dir):
+    stability: dict[str, str] = {}
+    trials = load_trials(run_dir)
+    for trial, metrics in trials:
         for name in trial.metrics:
             directions.update(METRICS.get(name).directions)
+        for key in metrics.get("stability") or {}:
+            stability[key] = STABILITY_DIRECTIONS.get(key, "min")
         row = groups.setdefault(trial.group_key, new_row(trial))
         add_trial(row, metrics)
     rows = rank(list(groups.values()), directions)
+    primary = {r.dataset: r.primary for r in rows if r.primary}
     finished = sum(row.seeds - row.statuses.get("pending", 0) for row in rows)
     incomplete = None
     if meta.get("status") != "complete":
@@ -315,7 +405,9 @@ def aggregate(run_dir: Path) -> Leaderboard:
             f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
         )
     title = f"{meta['suite']} / {meta['run_id']}"
-    return Leaderboard(title, rows, directions, incomplete)
+    board = Leaderboard(title, rows, directions, incomplete, stability)
+    board.sensitivity = sensitivities(trials, primary)
+    return board
 
 
 def new_row(trial: Trial) -> Row:
@@ -329,10 +421,12 @@ def add_trial(row: Row, metrics: dict[str, Any]) -> None:
     row.statuses[status] = row.statuses.get(status, 0) + 1
     if metrics.get("error"):
         row.errors.append(f"{metrics['trial_id']}: {metrics['error']}")
-    if status == "completed":
-        for key, value in metrics.get("final", {}).items():
-            if value is not None and math.isfinite(value):
-                row.values.setdefault(key, []).append(float(value))
+    values = dict(metrics.get("final", {})) if status == "completed" else {}
+    if status in ("completed", "diverged"):  # how often a model diverges is part of its record
+        values.update(metrics.get("stability") or {})
+    for key, value in values.items():
+        if value is not None and math.isfinite(value):
+            row.values.setdefault(key, []).append(float(value))
 
 
 def rank(rows: list[Row], directions: dict[str, str]) -> list[Row]:
@@ -349,6 +443,6 @@ def rank(rows: list[Row], directions: dict[str, str]) -> list[Row]:
             scored.sort(key=lambda r: sign * r.mean(primary))
             members = scored + unscored
             for i, r in enumerate(scored, start=1):
-                r.rank = i
+                r.rank, r.primary = i, primary
         ranked.extend(members)
     return ranked

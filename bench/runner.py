@@ -1,24 +1,29 @@
-"""Ray Tune wiring only: connect, prepare datasets once, schedule one Tune trial per bench trial,
-and hand every report to the results store and the tracker as it arrives."""
+"""Ray Tune wiring only: connect, prepare datasets once, schedule one Tune trial per bench trial
+(with its resources, retries from checkpoints, an optional early-stopping scheduler), hand every
+report to the results store, the tracker and the progress view as it arrives, and resume a run
+whose driver died."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ray.tune import Callback
+from ray.tune import Callback, Stopper
 from rich.console import Console
 from rich.markup import escape
 
+from bench import checkpoint
 from bench.errors import BenchError
 from bench.evaluate import DatasetAssets, prepare_dataset
-from bench.report import PREVIEW_POINTS, samples_png
+from bench.progress import ProgressView
 from bench.results import FINAL, Leaderboard, RunStore, TrialRecord, ensure_writable
-from bench.suite import Suite, Trial
+from bench.suite import Suite, Trial, plugin_modules, reported_keys
 from bench.tracking import Tracker, make_tracker, require_wandb_login
 from bench.train import run_trial
 
@@ -27,9 +32,15 @@ from bench.train import run_trial
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 # Tune's own console reporter points at its internal folder; bench prints its own progress.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# Reports that carry only a checkpoint (or metrics that were not computable) lack the scheduler's
+# metric; ASHA simply waits for the next report that has it.
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+# Tune warns when syncing its experiment state is slow, as it is on a busy machine; not actionable.
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
-BULKY_RESULT_FIELDS = ("history", "samples", "traceback")
+BULKY_RESULT_FIELDS = ("history", "pictures", "traceback", "restored")
+KEEP_CHECKPOINTS = 2  # the latest, and the previous one to fall back to when it is corrupted
 
 
 @dataclass
@@ -42,15 +53,74 @@ class RunOutcome:
 
     @property
     def all_completed(self) -> bool:
-        return set(self.counts) <= {"completed"}
+        """Trials stopped early by the scheduler did what the suite asked of them."""
+        return set(self.counts) <= {"completed", "stopped"}
 
 
-def trainable(config: dict[str, Any], assets: dict[str, DatasetAssets]) -> None:
-    """One Tune trial: runs on a worker, talks to the driver only through tune.report."""
+# --- on the workers ------------------------------------------------------------------------------
+
+
+def trainable(
+    config: dict[str, Any],
+    datasets: dict[str, Any],
+    resume: dict[str, list[str]],
+    plugins: tuple[str, ...],
+) -> None:
+    """One Tune trial: runs on a worker, talks to the driver only through tune.report. It fetches
+    only its own dataset from the object store, and continues from the newest usable checkpoint:
+    Tune's own after a worker died, else one left by an earlier driver of this run."""
+    import ray
+
+    from bench.suite import import_plugins
+
+    import_plugins(plugins)  # models, datasets or metrics registered outside bench
+    trial = Trial.from_dict(config["trial"])
+    assets = ray.get(datasets[trial.dataset_label])
+    restored = checkpoint.load_newest(restart_points(resume.get(trial.trial_id, [])))
+    report = TuneReport(restored.notes)
+    run_trial(trial, assets, report, resume=restored.state, resume_source=restored.source)
+
+
+def restart_points(earlier: list[str]) -> list[Path]:
+    """Checkpoint folders this trial may continue from: those of its current Tune trial (the one
+    get_checkpoint returns, and the one kept before it) and those of earlier drivers."""
     from ray import tune
 
-    trial = Trial.from_dict(config["trial"])
-    run_trial(trial, assets[trial.dataset_label], tune.report)
+    points = [Path(p) for p in earlier]
+    latest = tune.get_checkpoint()
+    if latest is not None:
+        folder = Path(latest.path)
+        points.append(folder)
+        if folder.parent.is_dir():  # local or shared storage: the previous one is next to it
+            points.extend(folder.parent.glob("checkpoint_*"))
+    return [p for p in points if p.is_dir()]
+
+
+class TuneReport:
+    """`report` of the trial loop: a payload's checkpoint dict becomes a Tune checkpoint (written
+    into a temporary folder that Tune moves into the run's storage)."""
+
+    def __init__(self, notes: list[str]) -> None:
+        import ray
+
+        self.node = ray.get_runtime_context().get_node_id()
+        self.notes = list(notes)
+
+    def __call__(self, payload: dict[str, Any]) -> None:
+        from ray import tune
+
+        state = payload.pop("checkpoint", None)
+        payload["node"] = self.node
+        payload["warnings"], self.notes = self.notes, []
+        if state is None:
+            tune.report(payload)
+            return
+        with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as folder:
+            checkpoint.save(state, Path(folder))
+            tune.report(payload, checkpoint=tune.Checkpoint.from_directory(folder))
+
+
+# --- on the driver -------------------------------------------------------------------------------
 
 
 def run_suite(
@@ -60,25 +130,86 @@ def run_suite(
     address: str | None = None,
     wandb_mode: str | None = None,
     console: Console | None = None,
+    resume: Path | None = None,
 ) -> RunOutcome:
-    """Everything that can fail on the user's input (address, capacity, data, credentials) fails
-    before the run folder exists; once it exists, every report lands on disk as it arrives."""
+    """Everything that can fail on the user's input (address, capacity, data, credentials, a run
+    to resume that is not this suite's) fails before the run folder is created or touched; once
+    it is, every report lands on disk as it arrives. With `resume`, trials already finished in
+    that run folder are kept as they are and the rest continue from their checkpoints."""
     console = console or Console()
-    ensure_writable(Path(results_root) / suite.name)
+    store = plan = None
+    if resume is not None:
+        store = RunStore.open(resume)
+        ensure_writable(store.path)
+        plan = plan_resume(store, trials)
+    else:
+        ensure_writable(Path(results_root) / suite.name)
     mode = wandb_mode or suite.tracking.wandb
     if mode == "online":
         require_wandb_login()
-    started_ray = connect(address, suite.resources.cpu, suite.resources.gpu)
+    todo = [t for t in trials if plan is None or t.trial_id not in plan.finished]
+    # a resumed run with nothing left to do needs no cluster: it only rewrites its leaderboard
+    started_ray = connect(address, suite.resources.request()) if todo else False
     try:
-        assets = prepare_assets(suite, trials, console)
-        store = RunStore.create(results_root, suite, len(trials))
+        assets = prepare_assets(suite, todo, console)
+        if store is None:
+            store = RunStore.create(results_root, suite, len(trials))
+            plan = ResumePlan({}, {})
+        else:
+            store.reopen()
+            console.print(
+                f"resuming {store.path}: {len(plan.finished)} of {len(trials)} trials already "
+                f"finished, {len(todo)} to go ({sum(map(bool, plan.points.values()))} from a "
+                "checkpoint)"
+            )
         console.print(f"run folder: {store.path}")
-        return execute(suite, trials, store, assets, mode, console)
+        return execute(suite, trials, store, assets, mode, console, plan)
     finally:
         if started_ray:
             import ray
 
             ray.shutdown()
+
+
+@dataclass
+class ResumePlan:
+    finished: dict[str, dict[str, Any]]  # trial id -> metrics.json of trials left as they are
+    points: dict[str, list[str]]  # trial id -> checkpoint folders it may continue from
+
+
+def plan_resume(store: RunStore, trials: list[Trial]) -> ResumePlan:
+    """What an earlier driver finished, and where the rest may continue from. The suite must be
+    the one the run was made with: the same trials, with the same configs."""
+    stored = store.stored_trials()
+    expected = {t.trial_id: t.to_dict() for t in trials}
+    suite = store.meta().get("suite")
+    if stored.keys() != expected.keys():
+        missing, extra = sorted(expected.keys() - stored.keys()), sorted(stored.keys() - expected)
+        detail = f"{len(missing)} of its trials are not in the run" if missing else ""
+        detail += ("; " if detail and extra else "") + (
+            f"the run has {len(extra)} trials the suite lacks" if extra else ""
+        )
+        raise BenchError(
+            f"{store.path} is a run of suite '{suite}' with other trials than this suite "
+            f"({detail}; e.g. {(missing or extra)[0]})",
+            fix="resume with the suite file the run was made with (its copy is suite.yaml in the "
+            "run folder), or start a new run without --resume",
+        )
+    changed = [tid for tid, (config, _) in stored.items() if config != expected[tid]]
+    if changed:
+        config = stored[changed[0]][0]
+        keys = sorted(k for k in config if config[k] != expected[changed[0]].get(k))
+        raise BenchError(
+            f"{store.path}: trial {changed[0]} was run with other settings than this suite "
+            f"gives it (differs in {', '.join(keys)})",
+            fix="resume with the suite file the run was made with (its copy is suite.yaml in the "
+            "run folder), or start a new run without --resume",
+        )
+    finished = {tid: m for tid, (_, m) in stored.items() if m.get("status") in FINAL}
+    points = {
+        tid: [str(p) for p in store.checkpoints(tid)] for tid in expected if tid not in finished
+    }
+    return ResumePlan(finished, points)
 
 
 def execute(
@@ -88,14 +219,29 @@ def execute(
     assets: dict[str, DatasetAssets],
     mode: str,
     console: Console,
+    plan: ResumePlan | None = None,
 ) -> RunOutcome:
+    plan = plan or ResumePlan({}, {})
     tracking = suite.tracking
     tracker = make_tracker(mode, tracking.project, tracking.entity, store.run_id, store.path)
-    records = {t.trial_id: TrialRecord(t) for t in trials}
+    records = {
+        t.trial_id: TrialRecord.from_metrics(t, plan.finished[t.trial_id])
+        if t.trial_id in plan.finished
+        else TrialRecord(t)
+        for t in trials
+    }
+    progress = ProgressView(console, records, reported_keys(suite))
+    callback = RunCallback(store, records, tracker, assets, console, progress)
     try:
-        fit(suite, store, RunCallback(store, records, tracker, assets, console))
+        with progress:
+            if any(r.status not in FINAL for r in records.values()):
+                fit(suite, store, callback, plan.points)
+        if callback.write_error is not None:
+            raise callback.write_error
     except BaseException:
-        store.mark("interrupted", count_statuses(records.values()))
+        # the disk that stopped the run may refuse this too; the trial files are kept anyway
+        with contextlib.suppress(OSError):
+            store.mark("interrupted", count_statuses(records.values()))
         raise
     finally:
         warnings = tracker.close()
@@ -118,32 +264,74 @@ def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[
     return assets
 
 
-def fit(suite: Suite, store: RunStore, callback: RunCallback) -> None:
+def put_datasets(assets: dict[str, DatasetAssets]) -> dict[str, Any]:
+    """Each dataset enters the object store once per suite run; a trial fetches only its own."""
+    import ray
+
+    return {label: ray.put(value) for label, value in assets.items()}
+
+
+def fit(
+    suite: Suite,
+    store: RunStore,
+    callback: RunCallback,
+    resume: dict[str, list[str]] | None = None,
+) -> None:
     from ray import tune
 
-    resources = {"cpu": suite.resources.cpu, "gpu": suite.resources.gpu}
-    runnable = tune.with_resources(
-        tune.with_parameters(trainable, assets=callback.assets), resources
+    todo = [r.trial.to_dict() for r in callback.records.values() if r.status not in FINAL]
+    parameters = tune.with_parameters(
+        trainable,
+        datasets=put_datasets(callback.assets),
+        resume=resume or {},
+        plugins=plugin_modules(),
     )
     tuner = tune.Tuner(
-        runnable,
-        param_space={
-            "trial": tune.grid_search([r.trial.to_dict() for r in callback.records.values()])
-        },
+        tune.with_resources(parameters, tune_resources(suite)),
+        param_space={"trial": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(
             trial_name_creator=trial_id_of,
             trial_dirname_creator=trial_id_of,
-            reuse_actors=True,
+            reuse_actors=True,  # seed_everything resets every RNG a trial draws from
+            scheduler=make_scheduler(suite),
         ),
         run_config=tune.RunConfig(
-            name="tune",
+            name=store.next_experiment(),
             storage_path=str(store.path.resolve()),
             callbacks=[callback],
+            stop=WriteFailureStop(callback),
             failure_config=tune.FailureConfig(max_failures=suite.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=KEEP_CHECKPOINTS),
             verbose=0,
         ),
     )
     tuner.fit()
+
+
+def tune_resources(suite: Suite) -> dict[str, Any]:
+    res = suite.resources
+    return {
+        "cpu": res.cpu,
+        "gpu": res.gpu,
+        **({"custom_resources": res.custom} if res.custom else {}),
+    }
+
+
+def make_scheduler(suite: Suite) -> Any:
+    """ASHA on the suite's metric, measured in training steps; None: every trial runs to its end."""
+    asha = suite.scheduler.asha
+    if asha is None:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    return ASHAScheduler(
+        time_attr="step",
+        metric=f"metrics/{asha.metric}",  # Tune flattens the report's nested `metrics` mapping
+        mode=asha.mode or reported_keys(suite)[asha.metric],
+        max_t=suite.budget.steps,
+        grace_period=asha.grace_period,
+        reduction_factor=asha.reduction_factor,
+    )
 
 
 def trial_id_of(tune_trial: Any) -> str:
@@ -167,11 +355,15 @@ class RunCallback(Callback):
         tracker: Tracker,
         assets: dict[str, DatasetAssets],
         console: Console,
+        progress: ProgressView | None = None,
     ) -> None:
         self.store, self.records, self.tracker = store, records, tracker
         self.assets, self.console = assets, console
+        self.progress = progress or ProgressView(console, records, {})
+        self.write_error: BenchError | None = None
         for record in records.values():
-            store.write_config(record.trial)
+            if record.status not in FINAL:
+                store.write_config(record.trial)
 
     def __getstate__(self) -> dict[str, Any]:
         """Tune pickles its run config for experiment restore. The live parts (tracker thread,
@@ -179,17 +371,43 @@ class RunCallback(Callback):
         and are rebuilt by whichever driver resumes it, so only the run folder is kept."""
         return {"store": self.store}
 
+    def on_trial_start(self, iteration, trials, trial, **info) -> None:
+        record = self.records[trial_id_of(trial)]
+        if record.status in FINAL:
+            return
+        record.status = "running"
+        self.progress.started(record)
+
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         record = self.records[trial_id_of(trial)]
+        if record.status in FINAL:
+            return  # e.g. a retry of a trial whose worker died just after its final report
         record.absorb(result)
-        picture = self.picture(record, result.get("samples"))
-        self.store.write_trial(record, picture)
+        for note in result.get("warnings") or ():
+            self.progress.note(f"{record.trial.trial_id}: {note}")
+        pictures = result.get("pictures") or {}
+        self.write(record, pictures)
         # Tune keeps every trial's last result in its experiment state and lets callbacks edit it
         # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
         for key in BULKY_RESULT_FIELDS:
             result.pop(key, None)
         if record.status in FINAL:
-            self.finished(record, picture is not None)
+            self.finished(record, "samples.png" in pictures)
+        else:
+            self.progress.reported(record)
+
+    def on_trial_complete(self, iteration, trials, trial, **info) -> None:
+        """A trial ended without a final report of its own: the scheduler stopped it early."""
+        record = self.records[trial_id_of(trial)]
+        if record.status in FINAL or self.write_error is not None:
+            return
+        record.status = "stopped"
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in record.final["metrics"].items())
+        record.error = f"stopped early by the scheduler at step {record.step}" + (
+            f" ({shown})" if shown else ""
+        )
+        self.write(record)
+        self.finished(record, False)
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         """Tune gave up on a trial (its worker or node died more than max_failures times)."""
@@ -199,38 +417,56 @@ class RunCallback(Callback):
         error = trial.get_error()
         record.status = "failed"
         record.error = f"worker failed: {error}".splitlines()[0] if error else "worker failed"
-        self.store.write_trial(record)
+        self.write(record)
         self.finished(record, False)
 
-    def picture(self, record: TrialRecord, samples: Any) -> bytes | None:
-        if samples is None:
-            return None
-        assets = self.assets[record.trial.dataset_label]
-        reference = assets.splits.train[:PREVIEW_POINTS].numpy()
-        return samples_png(samples, assets.info, reference)
+    def write(self, record: TrialRecord, pictures: dict[str, bytes] | None = None) -> None:
+        """A results folder that stops taking files (full disk, read-only remount) stops the run:
+        what is on disk stays, and `bench run --resume` continues once there is room."""
+        try:
+            self.store.write_trial(record, pictures)
+        except OSError as exc:
+            if self.write_error is None:
+                self.write_error = BenchError(
+                    f"cannot write results to {self.store.path}: {exc.strerror or exc}; the run "
+                    "was stopped, trials finished before this are kept",
+                    fix=f"free space or fix permissions there, then `bench run --resume "
+                    f"{self.store.path}` finishes the rest",
+                )
+                self.console.print(f"[red]error:[/red] {escape(self.write_error.what)}")
 
     def finished(self, record: TrialRecord, has_picture: bool) -> None:
         folder = self.store.trial_dir(record.trial.trial_id)
         self.tracker.trial_finished(record, folder / "samples.png" if has_picture else None)
-        metrics = record.final["metrics"]
-        shown = "  ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:4])
-        colour = "green" if record.status == "completed" else "red"
-        error = f"  {record.error}" if record.error else ""
-        self.console.print(
-            f"[{colour}]{record.status:>9}[/{colour}] {escape(record.trial.trial_id)} "
-            f"step {record.step} in {record.wall_s:.1f}s  {escape(shown)}{escape(error)}"
-        )
+        self.progress.finished(record)
+
+
+class WriteFailureStop(Stopper):
+    """Ends the whole experiment once the results folder has refused a write."""
+
+    def __init__(self, callback: RunCallback) -> None:
+        self.callback = callback
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # pickled into Tune's experiment state; a resumed driver makes a new one
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return self.stop_all()
+
+    def stop_all(self) -> bool:
+        callback = getattr(self, "callback", None)
+        return callback is not None and callback.write_error is not None
 
 
 # --- connecting to Ray ---------------------------------------------------------------------------
 
 
-def connect(address: str | None, cpu: float, gpu: float) -> bool:
+def connect(address: str | None, request: dict[str, float]) -> bool:
     """Start a local Ray or join a cluster; True when this call started Ray (and must stop it)."""
     import ray
 
     if ray.is_initialized():
-        check_capacity(cpu, gpu, address)
+        check_capacity(request, address)
         return False
     if address and not address.startswith(("ray://", "auto")):
         check_reachable(address)
@@ -247,7 +483,11 @@ def connect(address: str | None, cpu: float, gpu: float) -> bool:
             fix="start one with `ray start --head` (or check the address), or drop --address to "
             "run on this machine",
         ) from None
-    check_capacity(cpu, gpu, address)
+    try:
+        check_capacity(request, address)
+    except BenchError:
+        ray.shutdown()
+        raise
     return True
 
 
@@ -269,17 +509,42 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def check_capacity(cpu: float, gpu: float, address: str | None) -> None:
+# Ray accounts resources in units of 1/10000, so 0.1 GPU times ten is exactly one GPU there.
+RAY_RESOURCE_UNIT = 10_000
+
+
+def trials_per_node(node: dict[str, float], request: dict[str, float]) -> int:
+    """How many trials asking for `request` one node holds at once: the scarcest resource decides
+    (a 0.25 GPU trial packs four to a GPU, if the node has the CPUs for four)."""
+    fits = []
+    for name, amount in request.items():
+        if amount <= 0:
+            continue
+        need = round(amount * RAY_RESOURCE_UNIT)
+        have = round(node.get(name, 0.0) * RAY_RESOURCE_UNIT)
+        fits.append(have // need)
+    return min(fits) if fits else 0
+
+
+def concurrency(nodes: list[dict[str, float]], request: dict[str, float]) -> int:
+    """Trials the whole cluster runs at once."""
+    return sum(trials_per_node(node, request) for node in nodes)
+
+
+def check_capacity(request: dict[str, float], address: str | None) -> None:
     """A trial that no node can hold would wait forever: refuse it before submitting."""
     import ray
 
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    if any(n.get("CPU", 0) >= cpu and n.get("GPU", 0) >= gpu for n in nodes):
+    if any(trials_per_node(node, request) >= 1 for node in nodes):
         return
     largest = max(nodes, key=lambda n: (n.get("GPU", 0), n.get("CPU", 0)), default={})
     where = f"the cluster at {address}" if address else "this machine"
+    asked = ", ".join(f"{v:g} {k}" for k, v in request.items() if v > 0 or k in ("CPU", "GPU"))
+    has = ", ".join(
+        f"{largest.get(k, 0):g} {k}" for k, v in request.items() if v > 0 or k in ("CPU", "GPU")
+    )
     raise BenchError(
-        f"each trial asks for {cpu:g} CPU and {gpu:g} GPU, but no node of {where} has that "
-        f"(largest: {largest.get('CPU', 0):g} CPU, {largest.get('GPU', 0):g} GPU)",
+        f"each trial asks for {asked}, but no node of {where} has that (largest: {has})",
         fix="lower `resources` in the suite, or run on a cluster with bigger nodes",
     )

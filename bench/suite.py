@@ -10,13 +10,16 @@ from __future__ import annotations
 import collections.abc as abc
 import copy
 import hashlib
+import importlib
 import itertools
 import json
 import math
+import os
+import random
 import re
 import reprlib
 import types
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -33,6 +36,7 @@ from pydantic import (
 )
 
 from bench.errors import BenchError, SuiteError, SuiteErrors
+from bench.published import Published
 from bench.registry import suggest
 
 MAX_TRIALS_WITHOUT_CONFIRM: int = 256
@@ -64,6 +68,12 @@ class Budget(_Strict):
     eval_samples: int = Field(
         2000, ge=2, description="samples generated per evaluation, a whole number >= 2"
     )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=1,
+        description="steps between checkpoints a failed trial restarts from, a whole number from "
+        "1 up to `steps`; defaults to eval_every",
+    )
 
     @field_validator("eval_every")
     @classmethod
@@ -75,6 +85,23 @@ class Budget(_Strict):
             )
         return value
 
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_within_steps(cls, value: int | None, info: Any) -> int | None:
+        steps = info.data.get("steps")
+        if value is not None and steps is not None and value > steps:
+            raise ValueError(
+                f"checkpoint_every ({value}) is larger than steps ({steps}), so no checkpoint "
+                "would be written"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _default_checkpoint_every(self) -> Budget:
+        if self.checkpoint_every is None:
+            self.checkpoint_every = self.eval_every
+        return self
+
 
 class Resources(_Strict):
     cpu: float = Field(1.0, gt=0, description="CPU cores per trial, > 0 (fractions allowed)")
@@ -84,6 +111,15 @@ class Resources(_Strict):
         description="GPUs per trial: 0, a fraction below 1 to share a GPU (e.g. 0.25), "
         "or a whole number",
     )
+    custom: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="custom Ray resources per trial, e.g. {accelerator_a100: 1} (nodes declare "
+        "them with `ray start --resources`)",
+    )
+
+    def request(self) -> dict[str, float]:
+        """What one trial asks Ray for, in Ray's resource names."""
+        return {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
 
     @field_validator("gpu")
     @classmethod
@@ -102,6 +138,46 @@ class Tracking(_Strict):
     )
     project: str = Field("bench", description="the wandb project name")
     entity: str | None = Field(None, description="the wandb entity (user or team), or omit it")
+
+
+class Search(_Strict):
+    algorithm: Literal["grid", "random"] = Field(
+        "grid",
+        description="grid: every combination of the listed values; random: num_samples draws "
+        "from the distributions in hparams ({loguniform: [lo, hi]}, {uniform: [lo, hi]}, "
+        "{randint: [lo, hi]}, {choice: [...]}), crossed with any listed values",
+    )
+    num_samples: int = Field(1, ge=1, description="random draws per model entry, >= 1")
+    seed: int = Field(0, ge=0, description="seed of the draws: the same seed, the same trials")
+
+    @model_validator(mode="after")
+    def _samples_need_random(self) -> Search:
+        if self.algorithm == "grid" and self.num_samples != 1:
+            raise ValueError(
+                f"num_samples {self.num_samples} needs algorithm: random (a grid is enumerated, "
+                "not sampled)"
+            )
+        return self
+
+
+class Asha(_Strict):
+    metric: str = Field(description="a metric key the suite reports, e.g. fid or modes")
+    mode: Literal["min", "max"] | None = Field(
+        None, description="min or max; defaults to the metric's own direction"
+    )
+    grace_period: int = Field(
+        ge=1, description="steps every trial runs before it can be stopped, from 1 up to `steps`"
+    )
+    reduction_factor: float = Field(
+        3.0, gt=1, description="keep the best 1/reduction_factor at every rung, > 1"
+    )
+
+
+class Scheduler(_Strict):
+    asha: Asha | None = Field(
+        None,
+        description="stop weak trials early: {metric: fid, grace_period: 200, reduction_factor: 3}",
+    )
 
 
 class DatasetRef(_Strict):
@@ -171,7 +247,24 @@ class Suite(_Strict):
         default_factory=Tracking, description="a mapping {wandb: ..., project: ..., entity: ...}"
     )
     max_failures: int = Field(
-        1, ge=0, description="Ray Tune retries of a trial whose worker died, a whole number >= 0"
+        2,
+        ge=0,
+        description="retries (from the last checkpoint) of a trial whose worker or node died, a "
+        "whole number >= 0; a trial whose model raises is never retried",
+    )
+    search: Search = Field(
+        default_factory=Search,
+        description="a mapping {algorithm: grid | random, num_samples: N, seed: S}",
+    )
+    scheduler: Scheduler = Field(
+        default_factory=Scheduler,
+        description="a mapping {asha: {metric: ..., grace_period: ..., reduction_factor: ...}}",
+    )
+
+    published: Published | None = Field(
+        None,
+        description="a mapping {entries: [...], reference_checks: [...], deviations: [...], "
+        "threshold: ...} of published numbers that `bench reproduce` compares with",
     )
 
     _source: Path | None = PrivateAttr(None)
@@ -276,7 +369,13 @@ def parse_suite(text: str, source: str = "<string>") -> Suite:
             [_explain(err, Suite, tuple(err["loc"]), locator) for err in errors]
         ) from None
     suite._locator = locator
-    expand(suite)  # names, hyperparameters, compatibility and metrics are checked here
+    trials = expand(suite)  # names, hyperparameters, compatibility and metrics are checked here
+    if suite.published is not None:
+        from bench.reproduce import check_published
+
+        problems = check_published(suite.published, trials, locate=locator.where)
+        if problems:
+            raise _combined(problems)
     return suite
 
 
@@ -630,6 +729,7 @@ class _Planner:
         for entry in entries:
             self.compatibility(entry, data)
         self.distinct_labels()
+        self.scheduler(data, metrics)
         if self.errors:
             raise _combined(self.errors)
         trials = [
@@ -641,6 +741,29 @@ class _Planner:
         ]
         self.distinct_ids(trials)
         return trials
+
+    def scheduler(self, data: list[_Data], metrics: dict[int, tuple[str, ...]]) -> None:
+        """ASHA needs a metric key that every trial reports and a grace period within budget."""
+        asha = self.suite.scheduler.asha
+        if asha is None:
+            return
+        path: YamlPath = ("scheduler", "asha")
+        if asha.grace_period > self.suite.budget.steps:
+            self.fail(
+                f"grace_period ({asha.grace_period}) is larger than budget.steps "
+                f"({self.suite.budget.steps}), so no trial could ever be stopped",
+                (*path, "grace_period"),
+                f"use a grace_period of at most {self.suite.budget.steps}",
+            )
+        keys = reported_keys(self.suite)
+        if not data or asha.metric in keys:
+            return
+        self.fail(
+            f"scheduler metric '{asha.metric}' is not reported by this suite's metrics."
+            f"{suggest(asha.metric, list(keys))}",
+            (*path, "metric"),
+            f"use one of: {', '.join(keys)}" if keys else "add a metric to the suite",
+        )
 
     def lookup(self, registry: Any, name: str, path: YamlPath) -> Any:
         """The registry's entry, or None with an error recorded at `path` ("did you mean")."""
@@ -797,21 +920,62 @@ class _Grid:
             for key, value in ref.hparams.items()
             if (values := _axis(hparams_cls, key, value)) is not None
         }
+        self.dists = {
+            key: spec
+            for key, value in ref.hparams.items()
+            if (spec := _distribution(hparams_cls, key, value)) is not None
+        }
 
     def points(self) -> list[tuple[dict, dict]]:
-        if self.empty_axes():
+        if self.empty_axes() or self.bad_distributions():
             return []
         varying = [key for key, values in self.axes.items() if len(values) > 1]
+        varying += list(self.dists)
         points: list[tuple[dict, dict]] = []
         seen: set[str] = set()
         failed = False
-        for combo in itertools.product(*(list(enumerate(v)) for v in self.axes.values())):
-            chosen = dict(zip(self.axes, combo, strict=True))
-            hparams = self.validate(chosen)
-            failed = failed or hparams is None or self.repeated(hparams, seen, chosen)
-            if hparams is not None:
-                points.append((hparams, {k: hparams[k] for k in varying if k in hparams}))
+        for draw in self.draws():
+            for combo in itertools.product(*(list(enumerate(v)) for v in self.axes.values())):
+                chosen = dict(zip(self.axes, combo, strict=True))
+                hparams = self.validate(chosen, draw)
+                failed = failed or hparams is None or self.repeated(hparams, seen, chosen)
+                if hparams is not None:
+                    points.append((hparams, {k: hparams[k] for k in varying if k in hparams}))
         return [] if failed else points
+
+    def draws(self) -> list[dict[str, Any]]:
+        """One mapping of drawn values per random sample (a single empty one for a grid). The
+        generator is seeded by the suite's search seed and the entry's position, so the same file
+        always yields the same trials, and adding an entry never reshuffles another's draws."""
+        search = self.planner.suite.search
+        if search.algorithm == "grid":
+            return [{}]
+        rng = random.Random(f"{search.seed}:{self.index}")
+        return [
+            {key: DISTRIBUTIONS[kind].draw(rng, args) for key, (kind, args) in self.dists.items()}
+            for _ in range(search.num_samples)
+        ]
+
+    def bad_distributions(self) -> bool:
+        bad = False
+        random_search = self.planner.suite.search.algorithm == "random"
+        for key, (kind, args) in self.dists.items():
+            path = ("models", self.index, "hparams", key, kind)
+            problem = DISTRIBUTIONS[kind].check(args)
+            if problem is None and not random_search:
+                problem = "a distribution is sampled, so it needs random search"
+                fix = "add `search: {algorithm: random, num_samples: N}` to the suite, or list "
+                fix += f"values instead: {key}: [a, b]"
+            else:
+                fix = f"e.g. {key}: {DISTRIBUTIONS[kind].example}"
+            if problem is not None:
+                bad = True
+                self.planner.fail(
+                    f"{kind} of hyperparameter '{key}' of model '{self.ref.name}': {problem}",
+                    path,
+                    fix,
+                )
+        return bad
 
     def repeated(self, hparams: dict, seen: set[str], chosen: dict) -> bool:
         """Two grid points that validate to the same hyperparameters would be one trial twice."""
@@ -820,6 +984,16 @@ class _Grid:
             seen.add(key)
             return False
         point = ", ".join(f"{k}={_short(v)}" for k, (_, v) in chosen.items())
+        if self.dists:
+            drawn = ", ".join(f"{k}={_short(hparams.get(k))}" for k in self.dists)
+            self.planner.fail(
+                f"random search drew the same hyperparameters of model '{self.ref.name}' twice "
+                f"({drawn}{', ' if point else ''}{point}); its space has too few distinct "
+                "points for num_samples",
+                ("search", "num_samples"),
+                "lower num_samples, widen the distributions, or list the values as a grid",
+            )
+            return True
         self.planner.fail(
             f"the grid of model '{self.ref.name}' yields the same hyperparameters twice "
             f"(again at {point})",
@@ -841,8 +1015,8 @@ class _Grid:
             )
         return bool(empty)
 
-    def validate(self, chosen: dict[str, tuple[int, Any]]) -> dict | None:
-        raw = {**self.ref.hparams, **{key: value for key, (_, value) in chosen.items()}}
+    def validate(self, chosen: dict[str, tuple[int, Any]], draw: dict[str, Any]) -> dict | None:
+        raw = {**self.ref.hparams, **{key: value for key, (_, value) in chosen.items()}, **draw}
         try:
             return _plain(self.cls.model_validate(raw).model_dump())
         except ValidationError as exc:
@@ -863,6 +1037,102 @@ class _Grid:
                 f"{error.what} (grid point {point})", where=error.where, fix=error.fix
             )
         return error
+
+
+# --- distributions of random search -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How `{kind: args}` in hparams is checked and drawn from."""
+
+    check: Callable[[Any], str | None]  # what is wrong with args, or None
+    draw: Callable[[random.Random, Any], Any]
+    example: str
+
+
+def _bounds(args: Any, positive: bool = False, integers: bool = False) -> str | None:
+    kinds = (int,) if integers else (int, float)
+    if not (
+        isinstance(args, list)
+        and len(args) == 2
+        and all(isinstance(a, kinds) and not isinstance(a, bool) for a in args)
+    ):
+        noun = "whole numbers" if integers else "numbers"
+        return f"needs a list of two {noun} [low, high] (got {_short(args)})"
+    low, high = args
+    if positive and low <= 0:
+        return f"the low bound must be > 0 for a log scale (got {low})"
+    if (low > high) if integers else (low >= high):
+        return f"the low bound {low} must be below the high bound {high}"
+    return None
+
+
+def _round(value: float) -> float:
+    """Drawn floats keep 6 significant digits: readable in tables, stable through JSON."""
+    return float(f"{value:.6g}")
+
+
+DISTRIBUTIONS: dict[str, Distribution] = {
+    "loguniform": Distribution(
+        check=lambda a: _bounds(a, positive=True),
+        draw=lambda rng, a: _round(math.exp(rng.uniform(math.log(a[0]), math.log(a[1])))),
+        example="{loguniform: [1.0e-5, 1.0e-2]}",
+    ),
+    "uniform": Distribution(
+        check=_bounds,
+        draw=lambda rng, a: _round(rng.uniform(a[0], a[1])),
+        example="{uniform: [0.0, 0.5]}",
+    ),
+    "randint": Distribution(
+        check=lambda a: _bounds(a, integers=True),
+        draw=lambda rng, a: rng.randint(a[0], a[1]),  # both bounds included
+        example="{randint: [1, 4]}",
+    ),
+    "choice": Distribution(
+        check=lambda a: (
+            None
+            if isinstance(a, list) and a
+            else f"needs a non-empty list of values (got {_short(a)})"
+        ),
+        draw=lambda rng, a: copy.deepcopy(rng.choice(a)),
+        example="{choice: [64, 128, 256]}",
+    ),
+}
+
+
+def _distribution(hparams_cls: type[BaseModel], key: str, value: Any) -> tuple[str, Any] | None:
+    """(kind, args) when `value` is a one-key mapping naming a distribution, else None. A
+    hyperparameter whose own type is a mapping takes such a value literally."""
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((kind, args),) = value.items()
+    field = hparams_cls.model_fields.get(key)
+    if kind not in DISTRIBUTIONS or (field is not None and _is_mapping_type(field.annotation)):
+        return None
+    return kind, args
+
+
+def _is_mapping_type(annotation: Any) -> bool:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType, Annotated):
+        return any(_is_mapping_type(a) for a in get_args(annotation) if a is not type(None))
+    base = origin or annotation
+    return base in (abc.Mapping, abc.MutableMapping) or (
+        isinstance(base, type) and issubclass(base, dict)
+    )
+
+
+def reported_keys(suite: Suite) -> dict[str, str]:
+    """Metric key -> direction ("min" | "max") of every key the suite's metrics report."""
+    from bench.metrics.base import METRICS
+
+    _load_registries()
+    directions: dict[str, str] = {}
+    for name in suite.metrics if suite.metrics is not None else METRICS.names():
+        if name in METRICS.names():
+            directions.update(METRICS.get(name).directions)
+    return directions
 
 
 def _axis(hparams_cls: type[BaseModel], key: str, value: Any) -> list | None:
@@ -915,8 +1185,31 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value) if hasattr(value, "_value_") else value
 
 
+PLUGINS_ENV = "BENCH_PLUGINS"
+
+
+def plugin_modules() -> tuple[str, ...]:
+    """Modules named in $BENCH_PLUGINS (comma separated) that register extra models, datasets or
+    metrics; the runner imports them on every worker too."""
+    return tuple(m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip())
+
+
+def import_plugins(modules: Sequence[str] | None = None) -> None:
+    for module in plugin_modules() if modules is None else modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise BenchError(
+                f"cannot import plugin module '{module}' named in ${PLUGINS_ENV}: {exc}",
+                fix="install it (or put its folder on PYTHONPATH), or remove it from "
+                f"${PLUGINS_ENV}",
+            ) from None
+
+
 def _load_registries() -> None:
     """Import the packages whose import registers every dataset, model and metric."""
     import bench.data  # noqa: F401
     import bench.metrics  # noqa: F401
     import bench.models  # noqa: F401
+
+    import_plugins()

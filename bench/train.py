@@ -1,12 +1,21 @@
 """The generic trial loop: steps, evaluation cadence and the divergence guard.
 
 It knows nothing of Ray, files or wandb: everything leaves through `report(payload)`, one call
-per evaluation, whose payload carries the losses logged since the previous call. The last call
-has a final status ("completed", "diverged" or "error"); a trial never raises for a model's sake.
+per evaluation or checkpoint, whose payload carries the losses logged since the previous call. The
+last call has a final status ("completed", "diverged" or "error"); a trial never raises for a
+model's sake.
+
+Every `checkpoint_every` steps the payload also carries `checkpoint`: a plain dict with the model's
+training state (only through `GenerativeModel.training_state()`, so it works for every model), all
+RNG states, the data stream's position, the step, and the history and evaluations so far. Given
+that dict back (`resume=`), a fresh process continues bit for bit where the trial stopped, and its
+first report replays the history and evaluations up to there (`restored`), so whoever collects
+the reports never needs anything but them.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
 import time
@@ -19,8 +28,9 @@ import numpy as np
 import torch
 
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator
+from bench.metrics.stability import stability
 from bench.models import MODELS, Batch, GenerativeModel
-from bench.report import preview
+from bench.pictures import trial_pictures
 from bench.suite import Trial
 
 RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
@@ -44,6 +54,13 @@ class BatchStream:
         self.device = device
         self.order = torch.empty(0, dtype=torch.long)
 
+    def state(self) -> dict[str, torch.Tensor]:
+        return {"generator": self.gen.get_state(), "order": self.order.clone()}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        self.gen.set_state(state["generator"])
+        self.order = state["order"].clone()
+
     def __next__(self) -> Batch:
         if len(self.order) < self.batch_size:
             self.order = torch.randperm(len(self.x), generator=self.gen)
@@ -51,30 +68,119 @@ class BatchStream:
         return Batch(self.x[idx], None if self.y is None else self.y[idx]).to(self.device)
 
 
+def rng_state(device: torch.device) -> dict[str, Any]:
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 @dataclass
 class TrialState:
-    """What the loop accumulates between two reports."""
+    """What the loop accumulates: everything since the last report (`pending`) and, for
+    checkpoints, everything since step 0 (`history`, `evaluations`)."""
 
     trial: Trial
     started: float = field(default_factory=time.perf_counter)
     step: int = 0
     pending: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    wall_before: float = 0.0  # seconds spent in earlier attempts, up to the restored checkpoint
+    restored: dict[str, Any] | None = None  # replayed with the first report after a restore
+
+    def log(self, row: dict[str, float]) -> None:
+        self.pending.append(row)
+        self.history.append(row)
+
+    @property
+    def wall_s(self) -> float:
+        return self.wall_before + time.perf_counter() - self.started
 
     def payload(self, status: str, evaluation: Evaluation | None = None, **extra: Any) -> dict:
         rows, self.pending = self.pending, []
+        restored, self.restored = self.restored, None
         payload = {
             "step": self.step,
             "status": status,
             "history": rows,
             "metrics": evaluation.values if evaluation else {},
             "not_computable": evaluation.not_computable if evaluation else {},
-            "samples": None,
+            "pictures": None,
+            "stability": None,
             "error": None,
             "traceback": None,
-            "wall_s": time.perf_counter() - self.started,
+            "wall_s": self.wall_s,
+            "checkpoint": None,
+            "restored": restored,
         }
         payload.update(extra)
         return payload
+
+    def evaluated(self, evaluation: Evaluation) -> None:
+        self.evaluations.append(
+            {
+                "step": evaluation.step,
+                "metrics": dict(evaluation.values),
+                "not_computable": dict(evaluation.not_computable),
+            }
+        )
+
+    def checkpoint(
+        self, model: GenerativeModel, batches: BatchStream, device: torch.device
+    ) -> dict[str, Any]:
+        """Everything needed to continue exactly from here, as plain objects (copied: the
+        caller may serialise it after training has moved on)."""
+        return copy.deepcopy(
+            {
+                "trial_id": self.trial.trial_id,
+                "step": self.step,
+                "model": model.training_state(),
+                "rng": rng_state(device),
+                "batches": batches.state(),
+                "history": self.history,
+                "evaluations": self.evaluations,
+                "wall_s": self.wall_s,
+            }
+        )
+
+    def restore(
+        self,
+        state: dict[str, Any],
+        model: GenerativeModel,
+        batches: BatchStream,
+        device: torch.device,
+        source: str | None = None,
+    ) -> None:
+        if state["trial_id"] != self.trial.trial_id:
+            raise ValueError(
+                f"checkpoint belongs to trial {state['trial_id']}, not {self.trial.trial_id}"
+            )
+        model.load_training_state(state["model"])
+        set_rng_state(state["rng"], device)
+        batches.load_state(state["batches"])
+        self.step = state["step"]
+        self.history = list(state["history"])
+        self.evaluations = list(state["evaluations"])
+        self.wall_before, self.started = state["wall_s"], time.perf_counter()
+        self.restored = {
+            "step": self.step,
+            "source": source,
+            "history": list(self.history),
+            "evaluations": list(self.evaluations),
+        }
 
 
 def nonfinite(logs: dict[str, float]) -> str | None:
@@ -103,11 +209,31 @@ def configure_torch(resources: dict[str, float]) -> torch.device:
     return torch.device("cuda")
 
 
-def run_trial(trial: Trial, assets: DatasetAssets, report: Report) -> str:
-    """Train `trial` to its budget, evaluating every `eval_every` steps; return the final status."""
+def trial_stability(state: TrialState, model: GenerativeModel) -> dict[str, float]:
+    """Divergence, oscillation, gradient and discriminator statistics of the whole history."""
+    if not state.history:
+        return {}
+    return stability(state.history, d_probabilities=model.discriminator_probabilities)
+
+
+def checkpoint_every(trial: Trial) -> int:
+    """Configs written before checkpoints existed lack the key: checkpoint at every evaluation."""
+    return trial.budget.get("checkpoint_every") or trial.budget["eval_every"]
+
+
+def run_trial(
+    trial: Trial,
+    assets: DatasetAssets,
+    report: Report,
+    resume: dict[str, Any] | None = None,
+    resume_source: str | None = None,
+) -> str:
+    """Train `trial` to its budget, evaluating every `eval_every` steps and checkpointing every
+    `checkpoint_every`; continue from the checkpoint `resume` when given. Returns the final status.
+    """
     state = TrialState(trial)
     try:
-        return _train(trial, assets, report, state)
+        return _train(trial, assets, report, state, resume, resume_source)
     except Exception as exc:  # a model's bug fails its trial, never the suite
         report(
             state.payload(
@@ -117,24 +243,46 @@ def run_trial(trial: Trial, assets: DatasetAssets, report: Report) -> str:
         return ERROR
 
 
-def _train(trial: Trial, assets: DatasetAssets, report: Report, state: TrialState) -> str:
+def _train(
+    trial: Trial,
+    assets: DatasetAssets,
+    report: Report,
+    state: TrialState,
+    resume: dict[str, Any] | None,
+    resume_source: str | None,
+) -> str:
     device = configure_torch(trial.resources)
     seed_everything(trial.seed)
     model = build_model(trial, assets, device)
     batches = BatchStream(assets, model.hparams.batch_size, trial.seed, device)
     evaluator = Evaluator(assets, list(trial.metrics), trial.budget["eval_samples"], device)
+    if resume is not None:
+        state.restore(resume, model, batches, device, resume_source)
     steps, eval_every = trial.budget["steps"], trial.budget["eval_every"]
-    for step in range(1, steps + 1):
+    save_every = checkpoint_every(trial)
+    for step in range(state.step + 1, steps + 1):
         state.step = step
         logs = model.train_step(next(batches))
-        state.pending.append({"step": step, **logs})
+        state.log({"step": step, **logs})
         problem = nonfinite(logs)
         if problem:
-            report(state.payload(DIVERGED, error=f"diverged at step {step}: {problem}"))
+            error = f"diverged at step {step}: {problem}"
+            report(state.payload(DIVERGED, error=error, stability=trial_stability(state, model)))
             return DIVERGED
-        if step % eval_every == 0 or step == steps:
+        final = step == steps
+        evaluation = None
+        if step % eval_every == 0 or final:
             evaluation = evaluator(model, step, seed=trial.seed)
-            final = step == steps
-            extra = {"samples": preview(evaluation.samples, assets.info)} if final else {}
-            report(state.payload(COMPLETED if final else RUNNING, evaluation, **extra))
+            state.evaluated(evaluation)
+        # the final step needs no checkpoint: a completed trial is never continued
+        due = step % save_every == 0 and not final
+        saved = state.checkpoint(model, batches, device) if due else None
+        if final:
+            extra = {
+                "pictures": trial_pictures(evaluation, assets),
+                "stability": trial_stability(state, model),
+            }
+            report(state.payload(COMPLETED, evaluation, **extra))
+        elif evaluation is not None or saved is not None:
+            report(state.payload(RUNNING, evaluation, checkpoint=saved))
     return COMPLETED

@@ -106,3 +106,34 @@ def test_auto_address_without_a_running_cluster_is_a_clear_error(tmp_path, monke
     path = write_suite(tmp_path, TINY_SUITE)
     result = bench("run", path, "--results", tmp_path / "r", "--address", "auto")
     assert_user_error(result, "could not connect to the Ray cluster at 'auto'", "ray start --head")
+
+
+def make_run(tmp_path, text: str):
+    """A run folder as a driver leaves it before any trial reports."""
+    from bench.results import RunStore
+    from bench.suite import expand, parse_suite
+
+    suite = parse_suite(text)
+    trials = expand(suite)
+    store = RunStore.create(tmp_path / "results", suite, len(trials))
+    for trial in trials:
+        store.write_config(trial)
+    return store.path
+
+
+def test_resume_of_a_folder_that_is_no_run_is_a_clear_error(tmp_path):
+    path = write_suite(tmp_path, TINY_SUITE)
+    assert_user_error(bench("run", path, "--resume", tmp_path), "no bench run found")
+    assert_user_error(bench("run"), "no suite file given", "--resume")
+
+
+def test_resume_with_another_suite_is_refused_before_anything_runs(tmp_path):
+    run = make_run(tmp_path, TINY_SUITE)
+    other = write_suite(tmp_path, TINY_SUITE.replace("seeds: [0, 1]", "seeds: [0, 2]"))
+    assert_user_error(
+        bench("run", other, "--resume", run), "other trials than this suite", "suite.yaml"
+    )
+    changed = write_suite(tmp_path, TINY_SUITE.replace("steps: 40", "steps: 41"), "b.yaml")
+    assert_user_error(bench("run", changed, "--resume", run), "differs in budget")
+    meta = (run / "run.json").read_text()
+    assert '"status": "running"' in meta and "resumed" not in meta  # untouched

@@ -115,7 +115,8 @@ def test_parse_fills_defaults_and_bare_dataset_names() -> None:
     assert suite.models[0].row_label == "t_gan" and suite.models[1].row_label == "small"
     assert suite.resources.cpu == 1.0 and suite.resources.gpu == 0.0
     assert suite.budget.eval_samples == 2000
-    assert suite.tracking.wandb == "offline" and suite.max_failures == 1
+    assert suite.tracking.wandb == "offline" and suite.max_failures == 2
+    assert suite.budget.checkpoint_every == suite.budget.eval_every
     assert suite.source is None
 
 
@@ -154,8 +155,13 @@ def test_trial_fields_are_validated_and_complete() -> None:
     assert trial.grid == {"lr": 1e-4}
     assert trial.dataset == "grid25"
     assert trial.dataset_params == {"heldout_fraction": 0.2, "data_seed": 0, "n_samples": 500}
-    assert trial.budget == {"steps": 100, "eval_every": 50, "eval_samples": 2000}
-    assert trial.resources == {"cpu": 1.0, "gpu": 0.0}
+    assert trial.budget == {
+        "steps": 100,
+        "eval_every": 50,
+        "eval_samples": 2000,
+        "checkpoint_every": 50,
+    }
+    assert trial.resources == {"cpu": 1.0, "gpu": 0.0, "custom": {}}
     assert trial.metrics == ("t_always", "t_modes")
 
 

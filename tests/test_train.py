@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -47,15 +46,18 @@ def test_reports_every_evaluation_with_the_history_since_the_last(ring8):
     assert steps == list(range(1, 31))
     final = payloads[-1]
     assert {"fid", "modes", "high_quality"} <= set(final["metrics"])
-    assert final["samples"].shape == (300, 2)
-    assert all(p["samples"] is None for p in payloads[:-1])
+    assert set(final["pictures"]) == {"samples.png", "modes.png"}
+    assert all(png.startswith(b"\x89PNG") for png in final["pictures"].values())
+    assert all(p["pictures"] is None and p["stability"] is None for p in payloads[:-1])
+    assert final["stability"]["diverged"] == 0.0
+    assert {"loss_d_cv", "grad_norm_g_median", "d_gap", "d_saturated"} <= set(final["stability"])
 
 
 def test_same_seed_same_numbers(ring8):
     first, second = collect(one_trial(), ring8), collect(one_trial(), ring8)
     assert [p["history"] for p in first] == [p["history"] for p in second]
     assert first[-1]["metrics"] == second[-1]["metrics"]
-    np.testing.assert_array_equal(first[-1]["samples"], second[-1]["samples"])
+    assert first[-1]["pictures"] == second[-1]["pictures"]
 
 
 def test_batches_follow_the_seed_and_cover_an_epoch(ring8):
@@ -100,10 +102,11 @@ def test_an_exception_fails_only_its_trial_with_the_error_kept(ring8, monkeypatc
 def test_nan_samples_make_metrics_not_computable_not_a_crash(ring8, monkeypatch):
     gan = MODELS.get("gan")
     monkeypatch.setattr(gan, "sample", lambda self, n, generator=None: torch.full((n, 2), math.nan))
-    final = collect(one_trial(), ring8)[-1]
+    trial = one_trial()
+    final = collect(trial, ring8)[-1]
     assert final["status"] == COMPLETED
     assert final["metrics"] == {}
-    assert set(final["not_computable"]) == {"fid", "modes"}
+    assert set(final["not_computable"]) == set(trial.metrics) >= {"fid", "modes"}
     assert "NaN" in final["not_computable"]["fid"]
 
 
