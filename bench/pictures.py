@@ -9,7 +9,16 @@ import torch
 
 from bench.evaluate import DatasetAssets, Evaluation
 from bench.metrics.modes import nearest_centres
-from bench.report import PREVIEW_POINTS, _grid, png_bytes, preview, pyplot, samples_png
+from bench.models.base import GenerativeModel
+from bench.report import (
+    PREVIEW_POINTS,
+    _grid,
+    latent_traversal_png,
+    png_bytes,
+    preview,
+    pyplot,
+    samples_png,
+)
 
 NEIGHBOUR_ROWS = 8  # generated images shown
 NEIGHBOURS = 4  # nearest training images beside each
@@ -95,9 +104,15 @@ def has_modes(evaluation: Evaluation, assets: DatasetAssets) -> bool:
     )
 
 
-def trial_pictures(evaluation: Evaluation, assets: DatasetAssets) -> dict[str, bytes]:
-    """File name -> PNG for every picture that fits this dataset; none when samples are not finite
-    (their metrics are already recorded as not computable)."""
+def trial_pictures(
+    evaluation: Evaluation,
+    assets: DatasetAssets,
+    model: GenerativeModel | None = None,
+    seed: int = 0,
+) -> dict[str, bytes]:
+    """File name -> PNG for every picture that fits this dataset (and, given the model, a latent
+    traversal for autoencoders); none when samples are not finite (their metrics are already
+    recorded as not computable)."""
     samples = evaluation.samples
     if samples is None or not torch.isfinite(samples).all():
         return {}
@@ -111,4 +126,9 @@ def trial_pictures(evaluation: Evaluation, assets: DatasetAssets) -> dict[str, b
         pictures["neighbours.png"] = neighbours_png(*nearest_training(evaluation, assets))
     if has_modes(evaluation, assets):
         pictures["modes.png"] = mode_histogram_png(*mode_counts(evaluation, assets))
+    if model is not None:
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        traversal = latent_traversal_png(model, info, generator)
+        if traversal is not None:
+            pictures["traversal.png"] = traversal
     return pictures

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from bench.data import DataInfo
+from bench.sensitivity import sensitivity_markdown
 
 PREVIEW_IMAGES = 64  # a grid of 8 x 8
 PREVIEW_POINTS = 2000
@@ -76,6 +77,47 @@ def _grid(plt, samples: np.ndarray, reference: np.ndarray | None, cols: int | No
     return fig
 
 
+# --- latent traversal -------------------------------------------------------------------------
+
+TRAVERSAL_UNITS = 10  # rows: the latent units that vary most under the model's sampler
+TRAVERSAL_STEPS = 9  # columns: from -TRAVERSAL_SPREAD to +TRAVERSAL_SPREAD stds of that unit
+TRAVERSAL_SPREAD = 2.5
+TRAVERSAL_PROBE = 1000  # codes drawn to measure each unit's centre and spread
+
+
+def latent_traversal(model, info: DataInfo, generator: torch.Generator) -> np.ndarray | None:
+    """Decoded latent traversals (rows x steps, *info.shape): one code drawn from the model's
+    sampler (its prior, or the density fitted on its codes); row r sweeps one unit from its
+    centre - 2.5 std to + 2.5 std, the other units held. None for non-image data or a model
+    without `sample_codes` and `decode` (e.g. a GAN)."""
+    from bench.models.nets import inference
+
+    sample_codes, decode = getattr(model, "sample_codes", None), getattr(model, "decode", None)
+    if info.kind != "image" or not (callable(sample_codes) and callable(decode)):
+        return None
+    with inference(model):
+        probe = sample_codes(TRAVERSAL_PROBE, generator)
+        centre, spread = probe.mean(0), probe.std(0)
+        units = spread.argsort(descending=True)[:TRAVERSAL_UNITS]
+        unit = units.repeat_interleave(TRAVERSAL_STEPS)
+        offsets = torch.linspace(-TRAVERSAL_SPREAD, TRAVERSAL_SPREAD, TRAVERSAL_STEPS)
+        offsets = offsets.to(probe.device).repeat(len(units))
+        codes = probe[:1].repeat(len(unit), 1)
+        rows = torch.arange(len(unit), device=probe.device)
+        codes[rows, unit] = centre[unit] + offsets * spread[unit]
+        images = decode(codes)
+    return images.detach().cpu().float().numpy()
+
+
+def latent_traversal_png(model, info: DataInfo, generator: torch.Generator) -> bytes | None:
+    """PNG bytes of `latent_traversal` as a grid, one unit per row; None where it is None."""
+    images = latent_traversal(model, info, generator)
+    if images is None:
+        return None
+    plt = pyplot()
+    return png_bytes(plt, _grid(plt, images, None, cols=TRAVERSAL_STEPS))
+
+
 # --- leaderboard ------------------------------------------------------------------------------
 
 ARROWS = {"min": "↓", "max": "↑"}
@@ -91,12 +133,14 @@ def mean_std(row, key: str) -> str:
     return f"{row.mean(key):.4g} ± {row.std(key):.2g}"
 
 
-def leaderboard_cells(board, dataset: str) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one dataset's table, shared by markdown and the terminal."""
-    keys = board.keys_for(dataset)
-    header = ["rank", "model", "variant", "seeds ok"] + [
-        f"{k} {ARROWS[board.directions[k]]}" for k in keys
-    ]
+def leaderboard_cells(
+    board, dataset: str, keys: list[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of one dataset's table (its metrics unless `keys` are given), shared by
+    markdown and the terminal."""
+    keys = board.keys_for(dataset) if keys is None else keys
+    arrows = {**board.directions, **board.stability}
+    header = ["rank", "model", "variant", "seeds ok"] + [f"{k} {ARROWS[arrows[k]]}" for k in keys]
     rows = []
     for row in (r for r in board.rows if r.dataset == dataset):
         cells = [str(row.rank or "—"), row.model, row.variant, f"{row.completed}/{row.seeds}"]
@@ -115,10 +159,28 @@ def leaderboard_markdown(board) -> str:
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(cells) + " |" for cells in rows]
         lines.append("")
+    lines += stability_markdown(board)
+    lines += sensitivity_markdown(board.sensitivity, board.directions)
     errors = [e for row in board.rows for e in row.errors]
     if errors:
         lines += ["## Trials that did not complete", ""] + [f"- {e}" for e in errors] + [""]
     return "\n".join(lines)
+
+
+def stability_markdown(board) -> list[str]:
+    """Per dataset, the training-stability statistics of every row (completed and diverged
+    seeds), as defined in bench.metrics.stability."""
+    lines: list[str] = []
+    for dataset in board.datasets():
+        keys = board.stability_keys_for(dataset)
+        if not keys:
+            continue
+        header, rows = leaderboard_cells(board, dataset, keys)
+        lines += [f"## Training stability: {dataset}", "", "| " + " | ".join(header) + " |"]
+        lines.append("|" + "---|" * len(header))
+        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+        lines.append("")
+    return lines
 
 
 def print_leaderboard(board, console) -> None:

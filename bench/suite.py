@@ -210,10 +210,19 @@ class ModelRef(_Strict):
         default_factory=dict,
         description="hyperparameters as a mapping; a list is a grid axis, e.g. lr: [1e-4, 2e-4]",
     )
+    datasets: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="the dataset labels this model runs on, e.g. [mnist5k]; omit it for all of "
+        "the suite's datasets",
+    )
 
     @property
     def row_label(self) -> str:
         return self.label or self.name
+
+    def runs_on(self, dataset_label: str) -> bool:
+        return self.datasets is None or dataset_label in self.datasets
 
 
 class Suite(_Strict):
@@ -727,7 +736,8 @@ class _Planner:
         metrics = self.metrics(data, check_use=all_data)
         entries = [e for e in map(self.model, enumerate(self.suite.models)) if e is not None]
         for entry in entries:
-            self.compatibility(entry, data)
+            self.known_datasets(entry)
+            self.compatibility(entry, [d for d in data if entry.ref.runs_on(d.ref.label)])
         self.distinct_labels()
         self.scheduler(data, metrics)
         if self.errors:
@@ -737,6 +747,7 @@ class _Planner:
             for entry in entries
             for hparams, grid in entry.points
             for d in data
+            if entry.ref.runs_on(d.ref.label)
             for seed in self.suite.seeds
         ]
         self.distinct_ids(trials)
@@ -841,6 +852,18 @@ class _Planner:
         points = _Grid(self, index, ref, cls.HParams).points()
         return _Entry(index, ref, points) if points else None
 
+    def known_datasets(self, entry: _Entry) -> None:
+        """A model's `datasets:` may only name datasets of the suite."""
+        labels = [d.label for d in self.suite.datasets]
+        for i, label in enumerate(entry.ref.datasets or []):
+            if label not in labels:
+                self.fail(
+                    f"model '{entry.ref.row_label}' names dataset '{label}', which is not in "
+                    f"this suite's datasets.{suggest(label, labels)}",
+                    ("models", entry.index, "datasets", i),
+                    f"use one of {', '.join(labels)}, or add '{label}' to the suite's datasets",
+                )
+
     def compatibility(self, entry: _Entry, data: list[_Data]) -> None:
         from bench.models.base import MODELS
 
@@ -851,8 +874,8 @@ class _Planner:
                 self.fail(
                     f"model '{entry.ref.name}' cannot train on dataset '{d.ref.label}': {reason}",
                     ("models", entry.index),
-                    f"remove '{d.ref.label}' from datasets or '{entry.ref.row_label}' from "
-                    "models, or put them in separate suites",
+                    "give this model a `datasets:` list of the datasets it suits, or remove "
+                    f"'{d.ref.label}' from the suite",
                 )
 
     def distinct_labels(self) -> None:

@@ -279,7 +279,7 @@ def _train(
         saved = state.checkpoint(model, batches, device) if due else None
         if final:
             extra = {
-                "pictures": trial_pictures(evaluation, assets),
+                "pictures": trial_pictures(evaluation, assets, model, trial.seed),
                 "stability": trial_stability(state, model),
             }
             report(state.payload(COMPLETED, evaluation, **extra))

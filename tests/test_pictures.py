@@ -58,3 +58,17 @@ def test_two_channel_images_are_shown_side_by_side() -> None:
     shown = displayable(pair)
     assert shown.shape == (1, 1, 4, 10)
     assert shown[0, 0, :, :5].max() == 0 and shown[0, 0, :, 5:].min() == 1
+
+
+def test_autoencoder_trials_get_a_latent_traversal(digits) -> None:
+    from bench.models import MODELS
+
+    cls = MODELS.get("vae")
+    model = cls(cls.HParams(hidden=16), digits.info)
+    model.fit_sampler(digits.splits)
+    evaluation = measure(digits, digits.splits.heldout[:50], ["fid"])
+    pictures = trial_pictures(evaluation, digits, model, seed=0)
+    assert pictures["traversal.png"].startswith(PNG)
+    gan = MODELS.get("gan")
+    no_decoder = gan(gan.HParams(hidden=16), digits.info)
+    assert "traversal.png" not in trial_pictures(evaluation, digits, no_decoder, seed=0)

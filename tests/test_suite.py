@@ -515,3 +515,33 @@ def test_fractional_gpu_above_one() -> None:
     message = error_of(GOOD + "resources: {gpu: 1.5}\n")
     assert "s.yaml:9 (resources.gpu)" in message and "use 1 or 2" in message
     assert "fraction below 1" in message
+
+
+PER_MODEL_DATASETS = """\
+name: mixed
+seeds: [0]
+budget: {steps: 10, eval_every: 10, eval_samples: 100}
+datasets: [ring8, digits]
+models:
+  - {name: gan}
+  - {name: conv_ae, datasets: [DIGITS_LABEL]}
+tracking: {wandb: disabled}
+"""
+
+
+def test_a_model_can_run_on_some_of_the_suites_datasets() -> None:
+    trials = expand(parse_suite(PER_MODEL_DATASETS.replace("DIGITS_LABEL", "digits")))
+    pairs = sorted((t.model, t.dataset_label) for t in trials)
+    assert pairs == [("conv_ae", "digits"), ("gan", "digits"), ("gan", "ring8")]
+
+
+def test_unknown_per_model_dataset_and_incompatible_pairs_are_explained() -> None:
+    with pytest.raises(SuiteError) as caught:
+        parse_suite(PER_MODEL_DATASETS.replace("DIGITS_LABEL", "digit"))
+    assert "names dataset 'digit'" in str(caught.value) and "Did you mean 'digits'" in str(
+        caught.value
+    )
+    with pytest.raises(SuiteError) as caught:
+        parse_suite(PER_MODEL_DATASETS.replace(", datasets: [DIGITS_LABEL]", ""))
+    assert "cannot train on dataset 'ring8'" in str(caught.value)
+    assert "`datasets:` list" in str(caught.value)

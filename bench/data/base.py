@@ -24,6 +24,9 @@ class DataInfo:
     kind: Literal["points", "image"]
     value_range: tuple[float, float] | None  # None: unbounded real values
     num_classes: int | None = None  # labels are available when set
+    # Paired-domain images: channel 0 is domain A, channel 1 its image under this named transform
+    # (a key of bench.data.paired.TRANSFORMS). None for every other dataset.
+    pairing: str | None = None
 
     @property
     def dim(self) -> int:
@@ -38,6 +41,7 @@ class EvalSpec:
     mode_centers: np.ndarray | None = field(default=None, compare=False)  # known mixture modes
     mode_std: float | None = None  # std of each mixture component
     num_modes: int | None = None  # modes the feature space assigns samples to (Features.modes)
+    anomaly_class: int | None = None  # class left out of training (anomaly detection)
 
 
 @dataclass

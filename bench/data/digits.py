@@ -4,13 +4,34 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from pydantic import Field
 
-from bench.data.base import DATASETS, DataInfo, Dataset, DataSplits, EvalSpec, split
+from bench.data.base import (
+    DATASETS,
+    DataInfo,
+    Dataset,
+    DatasetParams,
+    DataSplits,
+    EvalSpec,
+    split,
+)
+
+
+class DigitParams(DatasetParams):
+    exclude_class: int | None = Field(
+        None,
+        ge=0,
+        le=9,
+        description="a digit dropped from the training split only (the held-out split keeps "
+        "every class): anomaly detection scores it as the unseen class",
+    )
 
 
 class EmbeddedDigits(Dataset):
     """Grey-scale digit images scaled to [0, 1], labelled 0-9; measured with a domain classifier."""
 
+    Params = DigitParams
+    params: DigitParams
     side: int
 
     @property
@@ -21,7 +42,11 @@ class EmbeddedDigits(Dataset):
 
     @property
     def eval_spec(self) -> EvalSpec:
-        return EvalSpec(feature_space="classifier")
+        return EvalSpec(
+            feature_space="classifier",
+            num_modes=10,  # modes = predicted digits
+            anomaly_class=self.params.exclude_class,
+        )
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:
         """Pixels in [0, 1] of shape (N, side*side), and integer labels."""
@@ -30,7 +55,22 @@ class EmbeddedDigits(Dataset):
     def load(self) -> DataSplits:
         pixels, labels = self.raw()
         x = torch.as_tensor(pixels, dtype=torch.float32).reshape(-1, *self.info.shape)
-        return split(x, torch.as_tensor(labels, dtype=torch.long), self.params)
+        splits = split(x, torch.as_tensor(labels, dtype=torch.long), self.params)
+        return without_class(splits, self.params.exclude_class)
+
+
+def without_class(splits: DataSplits, label: int | None) -> DataSplits:
+    """`splits` with the class `label` dropped from the training split (after the split, so the
+    held-out split is the same with or without the exclusion)."""
+    if label is None or splits.train_labels is None:
+        return splits
+    keep = splits.train_labels != label
+    return DataSplits(
+        train=splits.train[keep],
+        heldout=splits.heldout,
+        train_labels=splits.train_labels[keep],
+        heldout_labels=splits.heldout_labels,
+    )
 
 
 @DATASETS.register("digits")

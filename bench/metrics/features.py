@@ -3,20 +3,29 @@
 `fit` runs once per dataset in the driver and returns a small picklable state that Ray ships to
 trials; `extractor` turns that state into a function from data-space samples to `Features`. The
 domain classifier is also registered with torch-fidelity as "bench-classifier", built from the
-same `ClassifierNet`, so torch-fidelity's FID/KID/IS and ours measure in the same space."""
+same `ClassifierNet`, so torch-fidelity's FID/KID/IS and ours measure in the same space. The
+"inception" space is torch-fidelity's own "inception-v3-compat" network, whose weights are never
+downloaded by bench: they must already be on disk (see `inception_weights_path`)."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urlparse
 
 import torch
 import torch_fidelity
 from torch import nn
 from torch.nn import functional as F
+from torch_fidelity.feature_extractor_inceptionv3 import (
+    URL_INCEPTION_V3,
+    FeatureExtractorInceptionV3,
+)
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from bench.data.base import DataInfo, DataSplits
@@ -27,7 +36,7 @@ from bench.registry import Registry
 
 Extractor = Callable[[torch.Tensor], Features]
 EXTRACT_BATCH = 512
-CLASSIFIER_VERSION = 1  # bump when the network or its training changes: old caches are ignored
+CLASSIFIER_VERSION = 2  # bump when the network or its training changes: old caches are ignored
 FIDELITY_NAME = "bench-classifier"
 
 
@@ -35,6 +44,8 @@ class FeatureSpace:
     """Base class of registered feature spaces. Register an instance in `FEATURE_SPACES`."""
 
     description: ClassVar[str] = ""
+    gives_logits: ClassVar[bool] = False  # extractor fills Features.logits (Inception Score)
+    gives_modes: ClassVar[bool] = False  # extractor fills Features.modes (class mode coverage)
 
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict | None:
         """Prepare the space for one dataset (once, in the driver); a small picklable state."""
@@ -47,13 +58,17 @@ class FeatureSpace:
 FEATURE_SPACES: Registry[FeatureSpace] = Registry("feature space")
 
 
-def batched(fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]], device: str) -> Extractor:
-    """Run `fn` on slices of EXTRACT_BATCH rows under no_grad; float64 results on the CPU."""
+def batched(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
+    device: str | torch.device,
+    batch: int = EXTRACT_BATCH,
+) -> Extractor:
+    """Run `fn` on slices of `batch` rows under no_grad; float64 results on the CPU."""
 
     def extract(x: torch.Tensor) -> Features:
         parts: list[tuple[torch.Tensor, ...]] = []
         with torch.no_grad():
-            for chunk in torch.split(x, EXTRACT_BATCH):
+            for chunk in torch.split(x, batch):
                 parts.append(tuple(t.cpu().double() for t in fn(chunk.to(device))))
         if not parts:
             raise ValueError("no samples to extract features from")
@@ -78,7 +93,16 @@ FEATURE_SPACES.add("raw", RawSpace())
 
 class ClassifierNet(nn.Module):
     """A compact CNN for C×H×W images of any side >= 4: two conv blocks, an adaptive pool to 4×4
-    (so 8×8 digits and 28×28 MNIST share one design), a hidden layer and class logits."""
+    (so 8×8 digits and 28×28 MNIST share one design), a hidden layer and class logits.
+
+    The features are the hidden layer divided by `feature_scale`, a constant set after training so
+    that the training split's features have mean squared coordinate 1 (`calibrate_feature_scale`).
+    Why: KID's polynomial kernel (x·y/d + 1)^3 is not scale-free; unscaled, the digits features
+    have mean x² ≈ 16 and KID against the training split came out at 6 (held-out digits) to 280
+    (uniform noise). One scalar keeps the geometry (nearest neighbours, which precision/recall-type
+    metrics use, are unchanged; FID is divided by the scale squared) and brings KID to
+    Inception-like magnitudes: 0.004 held-out, 0.19 with noise added, 0.24 for uniform noise.
+    torch-fidelity's "bench-classifier" uses the same network, so both still agree."""
 
     def __init__(self, channels: int, num_classes: int, width: int = 32, hidden: int = 128):
         super().__init__()
@@ -87,6 +111,7 @@ class ClassifierNet(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(4)
         self.hidden = nn.Linear(2 * width * 16, hidden)
         self.head = nn.Linear(hidden, num_classes)
+        self.register_buffer("feature_scale", torch.ones((), dtype=torch.float32))
 
     def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = F.max_pool2d(F.relu(self.conv1(x)), 2)
@@ -94,10 +119,23 @@ class ClassifierNet(nn.Module):
         # Features are taken before the ReLU: no dead (constant) dimensions, so the covariance
         # that FID takes a square root of stays well conditioned.
         feats = self.hidden(h)
-        return feats, self.head(F.relu(feats))
+        return feats / self.feature_scale, self.head(F.relu(feats))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[1]
+
+
+def calibrate_feature_scale(net: ClassifierNet, x: torch.Tensor) -> float:
+    """Set `net.feature_scale` so that the features of `x` have mean squared coordinate 1."""
+    net.feature_scale.fill_(1.0)
+    with torch.no_grad():
+        squares = sum(
+            float(net.features_and_logits(xb)[0].double().pow(2).sum())
+            for xb in torch.split(x, EXTRACT_BATCH)
+        )
+    scale = math.sqrt(squares / (len(x) * net.hidden.out_features))
+    net.feature_scale.fill_(scale)
+    return scale
 
 
 def build_classifier(state: dict) -> ClassifierNet:
@@ -151,6 +189,8 @@ def train_classifier(
 
 class ClassifierSpace(FeatureSpace):
     description = "penultimate layer of a small CNN trained on the dataset's labels (cached)"
+    gives_logits = True
+    gives_modes = True  # the predicted class
     epochs: ClassVar[int] = 10
     seed: ClassVar[int] = 0
     min_heldout_accuracy: ClassVar[float] = 0.8  # below this the space says little about samples
@@ -184,6 +224,7 @@ class ClassifierSpace(FeatureSpace):
         net = train_classifier(
             splits.train.float(), splits.train_labels, arch, epochs=self.epochs, seed=self.seed
         )
+        scale = calibrate_feature_scale(net, splits.train.float())
         seconds = time.perf_counter() - start
         acc = accuracy(net, splits.heldout.float(), splits.heldout_labels)
         if acc < self.min_heldout_accuracy:
@@ -197,6 +238,7 @@ class ClassifierSpace(FeatureSpace):
             "arch": arch,
             "state_dict": net.state_dict(),
             "heldout_accuracy": acc,
+            "feature_scale": scale,
             "fit_seconds": seconds,
             "version": CLASSIFIER_VERSION,
         }
@@ -205,10 +247,133 @@ class ClassifierSpace(FeatureSpace):
         if state is None:
             raise ValueError("the classifier feature space needs the state returned by fit()")
         net = build_classifier(state).to(device)
-        return batched(lambda x: net.features_and_logits(x.float()), device)
+        extract = batched(lambda x: net.features_and_logits(x.float()), device)
+
+        def with_classes(x: torch.Tensor) -> Features:
+            out = extract(x)
+            assert out.logits is not None  # the network always returns logits
+            out.modes = out.logits.argmax(dim=1)
+            return out
+
+        return with_classes
 
 
 FEATURE_SPACES.add("classifier", ClassifierSpace())
+
+
+# ---------------------------------------------------------------- InceptionV3
+
+INCEPTION_ENV = "BENCH_INCEPTION_WEIGHTS"  # set by the CLI's --inception-weights
+INCEPTION_URL = URL_INCEPTION_V3  # what torch-fidelity 0.4 would download for inception-v3-compat
+INCEPTION_FILE = Path(urlparse(INCEPTION_URL).path).name  # torch hub keeps the URL's file name
+INCEPTION_BATCH = 64  # 299×299 activations: 512 images at once would need gigabytes
+INCEPTION_LAYERS = ["2048", "logits_unbiased"]  # torch-fidelity's layers for FID/KID/PR and IS
+
+
+def torch_hub_checkpoints() -> Path:
+    """Where torch hub (and so torch-fidelity) caches downloads: $TORCH_HOME/hub/checkpoints,
+    $TORCH_HOME defaulting to $XDG_CACHE_HOME/torch or ~/.cache/torch."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def inception_weights_path() -> Path:
+    """The InceptionV3 weights file: $BENCH_INCEPTION_WEIGHTS when set, else torch-fidelity's own
+    download in the torch hub cache. bench never downloads it. An explicit path that does not
+    exist is an error rather than a silent fall-back, so a typo cannot go unnoticed."""
+    explicit = os.environ.get(INCEPTION_ENV)
+    if explicit:
+        path = Path(explicit).expanduser()
+        if path.is_file():
+            return path
+        raise BenchError(
+            f"the InceptionV3 weights file {path} does not exist",
+            where=f"${INCEPTION_ENV} (--inception-weights)",
+            fix=f"point it at a copy of {INCEPTION_FILE}, downloaded from {INCEPTION_URL}",
+        )
+    cached = torch_hub_checkpoints() / INCEPTION_FILE
+    if cached.is_file():
+        return cached
+    raise BenchError(
+        f"the 'inception' feature space needs torch-fidelity's InceptionV3 weights "
+        f"{INCEPTION_FILE}, which are not on this machine (bench does not download them)",
+        where=str(cached),
+        fix=f"download {INCEPTION_URL} on a machine with internet access and put it at {cached} "
+        f"(torch-fidelity's cache), or anywhere and pass --inception-weights PATH "
+        f"(environment variable {INCEPTION_ENV})",
+    )
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_inception(path: Path | str) -> FeatureExtractorInceptionV3:
+    """torch-fidelity's inception-v3-compat network with the weights in `path`, in eval mode."""
+    try:
+        return FeatureExtractorInceptionV3(
+            "inception-v3-compat", INCEPTION_LAYERS, feature_extractor_weights_path=str(path)
+        )
+    except Exception as exc:  # a truncated or foreign file: say which, not a state-dict dump
+        raise BenchError(
+            f"cannot load InceptionV3 weights from {path}: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}",
+            fix=f"replace it with {INCEPTION_FILE} from {INCEPTION_URL}",
+        ) from exc
+
+
+def to_uint8_rgb(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Images in `value_range` as the uint8 N×3×H×W tensors torch-fidelity's Inception expects.
+    Rounds as torchvision's save_image does (x·255 + 0.5, truncated), so in-memory samples give
+    the same pixels as PNG files of them; grey images are repeated to three channels."""
+    lo, hi = value_range
+    pixels = ((x.float() - lo) / (hi - lo) * 255 + 0.5).clamp(0, 255).to(torch.uint8)
+    return pixels.expand(-1, 3, -1, -1) if pixels.shape[1] == 1 else pixels
+
+
+class InceptionSpace(FeatureSpace):
+    description = (
+        "torch-fidelity's InceptionV3 (2048-d pool features, logits for IS); needs its weights file"
+    )
+    gives_logits = True
+
+    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
+        self.value_range(info, fingerprint)
+        path = inception_weights_path()
+        load_inception(path)  # fail here, on the driver, rather than in every trial
+        # The content hash keys caches of embeddings: another file at the same path is noticed.
+        return {"weights": str(path), "sha256": file_sha256(path)}
+
+    def value_range(self, info: DataInfo, where: str | None = None) -> tuple[float, float]:
+        """The images' value range, or a BenchError when the data is not grey/RGB images."""
+        if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
+            raise BenchError(
+                f"the 'inception' feature space needs grey or RGB images, not {info.shape}",
+                where=where,
+                fix="use the 'raw' feature space for point data",
+            )
+        if info.value_range is None:
+            raise BenchError(
+                "the 'inception' feature space needs images with a known value range",
+                where=where,
+                fix="give the dataset a value_range (e.g. (0, 1)) so pixels map to 0..255",
+            )
+        return info.value_range
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        value_range = self.value_range(info)
+        # The driver's path may not exist on a remote node: resolve again there if needed.
+        path = Path(state["weights"]) if state else None
+        if path is None or not path.is_file():
+            path = inception_weights_path()
+        net = load_inception(path).to(device)
+        return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, INCEPTION_BATCH)
+
+
+FEATURE_SPACES.add("inception", InceptionSpace())
 
 
 # ---------------------------------------------------------------- torch-fidelity adapter
@@ -265,3 +430,119 @@ class FidelityClassifier(torch_fidelity.FeatureExtractorBase):
 
 if FIDELITY_NAME not in FEATURE_EXTRACTORS_REGISTRY:  # a re-import must not register twice
     torch_fidelity.register_feature_extractor(FIDELITY_NAME, FidelityClassifier)
+
+
+# ---------------------------------------------------------------- stacked MNIST and paired digits
+
+
+def mnist5k_classifier(space: ClassifierSpace) -> dict:
+    """The digit classifier of the default `mnist5k` dataset, fitted by `space` or read from its
+    cache: the very network (and cache file) that measures mnist5k itself."""
+    from bench.data.digits import Mnist5k  # the data package never imports metrics: no cycle
+
+    digits = Mnist5k()
+    return space.fit(digits.fingerprint("mnist5k"), digits.load(), digits.info)
+
+
+def joint_log_probs(logp: torch.Tensor) -> torch.Tensor:
+    """Per-channel class log-probabilities (N, C, K) -> log-probabilities of the K**C class
+    tuples (N, K**C), channels taken as independent; tuple (a, b, c) sits at a·K² + b·K + c."""
+    joint = logp[:, 0]
+    for channel in range(1, logp.shape[1]):
+        joint = (joint[:, :, None] + logp[:, channel, None, :]).reshape(len(logp), -1)
+    return joint
+
+
+def with_modes(extract: Extractor) -> Extractor:
+    """`extract`, with Features.modes set to the most likely class of each sample."""
+
+    def extract_with_modes(x: torch.Tensor) -> Features:
+        out = extract(x)
+        assert out.logits is not None  # only wrapped around classifier extractors
+        out.modes = out.logits.argmax(dim=1)
+        return out
+
+    return extract_with_modes
+
+
+class StackedClassifierSpace(FeatureSpace):
+    """Stacked MNIST measured digit by digit: the mnist5k classifier runs on each channel alone.
+    Features are the three channels' feature vectors side by side (3 × 128); logits are the
+    1,000-way log-probabilities of the digit triples (the sum of the per-channel log-softmaxes,
+    so the Inception Score is defined and counts triples); the mode of a sample is the triple of
+    per-channel argmaxes, index 100·a + 10·b + c as in the dataset's labels."""
+
+    description = "the mnist5k digit classifier on each channel: 3×128 features, 1,000 triple modes"
+    gives_logits = True
+    gives_modes = True
+
+    def __init__(self, digits: ClassifierSpace | None = None) -> None:
+        self.digits = digits if digits is not None else ClassifierSpace()
+
+    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
+        if info.kind != "image" or info.shape[1:] != (28, 28):
+            raise BenchError(
+                f"the 'stacked_classifier' space reads 28×28 digit channels, not {info.shape}",
+                where=fingerprint,
+                fix="use it for stacked_mnist only; other datasets name their own feature space",
+            )
+        return mnist5k_classifier(self.digits)
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        if state is None:
+            raise ValueError("the stacked_classifier space needs the state returned by fit()")
+        net = build_classifier(state).to(device)
+
+        def per_channel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            n, c = x.shape[:2]
+            feats, logits = net.features_and_logits(x.float().reshape(n * c, 1, *x.shape[2:]))
+            logp = F.log_softmax(logits.double(), dim=1).reshape(n, c, -1)
+            return feats.reshape(n, -1), joint_log_probs(logp)
+
+        return with_modes(batched(per_channel, device))
+
+
+FEATURE_SPACES.add("stacked_classifier", StackedClassifierSpace())
+
+
+class PairedTargetSpace(FeatureSpace):
+    """Paired-domain data (bench.data.paired) measured in the target domain B only, channel 1.
+    The classifier is trained on the B images themselves (with the digit labels), once per
+    transform and cached: a classifier of upright, dark-background digits would embed inverted or
+    rotated ones poorly, and FID in such a space would say little about them. Modes are the
+    predicted digit classes."""
+
+    description = "a digit classifier trained on domain B of paired data, applied to channel 1"
+    gives_logits = True
+    gives_modes = True
+
+    def __init__(self, digits: ClassifierSpace | None = None) -> None:
+        self.digits = digits if digits is not None else ClassifierSpace()
+
+    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
+        from dataclasses import replace
+
+        if info.pairing is None:
+            raise BenchError(
+                "the 'paired_target' feature space needs paired-domain data (DataInfo.pairing)",
+                where=fingerprint,
+                fix="use it for paired datasets such as mnist_pairs only",
+            )
+        target = DataSplits(
+            train=splits.train[:, 1:2],
+            heldout=splits.heldout[:, 1:2],
+            train_labels=splits.train_labels,
+            heldout_labels=splits.heldout_labels,
+        )
+        target_info = replace(info, shape=(1, *info.shape[1:]), pairing=None)
+        return self.digits.fit(f"{fingerprint}-target", target, target_info)
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        if state is None:
+            raise ValueError("the paired_target space needs the state returned by fit()")
+        net = build_classifier(state).to(device)
+        # Channel 1 holds the domain-B image of a paired sample.
+        return with_modes(batched(lambda x: net.features_and_logits(x[:, 1:2].float()), device))
+
+
+FEATURE_SPACES.add("paired_target", PairedTargetSpace())

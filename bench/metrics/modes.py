@@ -1,15 +1,19 @@
-"""Mode coverage on mixtures with known centres (ring8, grid25), as in PacGAN (Lin et al. 2018)
-and VEEGAN: how many modes are captured, how many samples are good, how evenly they spread."""
+"""Mode coverage as in PacGAN (Lin et al. 2018) and VEEGAN: how many modes are captured, how many
+samples are good, how evenly they spread. Two flavours: mixtures with known centres (ring8,
+grid25; metric `modes`) and modes a feature space assigns, such as a classifier's predicted digit
+(metric `class_modes`)."""
 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import torch
 
 from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
+from bench.metrics.features import FEATURE_SPACES
 
 CHUNK = 8192  # rows per distance block: at most CHUNK x K distances exist at any time
 
@@ -107,3 +111,57 @@ class Modes(Metric):
 
 
 METRICS.add("modes", Modes())
+
+
+def class_mode_coverage(mode_ids: torch.Tensor | np.ndarray, num_modes: int) -> dict[str, float]:
+    """Modes hit, and reverse KL of the hit histogram to uniform, for samples already assigned to
+    one of `num_modes` modes (e.g. a classifier's predicted class, or a digit triple's index).
+
+    Every sample counts: unlike `mode_coverage` there is no distance to judge quality by, so
+    a sample's mode is whatever the feature space says. KL as in `reverse_kl_to_uniform`."""
+    if isinstance(num_modes, bool) or not isinstance(num_modes, Integral) or num_modes < 1:
+        raise MetricInputError(f"class_modes: num_modes must be a positive integer: {num_modes}")
+    num_modes = int(num_modes)
+    ids = torch.as_tensor(mode_ids).detach().cpu()
+    if ids.dim() != 1 or len(ids) == 0:
+        raise MetricInputError(
+            f"class_modes: mode ids must be a non-empty 1-D array, got shape {tuple(ids.shape)}"
+        )
+    if ids.is_floating_point():
+        if not torch.isfinite(ids).all():
+            raise MetricInputError("class_modes: mode ids hold NaN or inf")
+        if not torch.equal(ids, ids.round()):
+            raise MetricInputError("class_modes: mode ids must be integers")
+    elif ids.dtype == torch.bool or ids.is_complex():
+        raise MetricInputError(f"class_modes: mode ids must be integers, got {ids.dtype}")
+    ids = ids.to(torch.int64)
+    if int(ids.min()) < 0 or int(ids.max()) >= num_modes:
+        raise MetricInputError(
+            f"class_modes: mode ids must lie in [0, {num_modes}), got {int(ids.min())}.."
+            f"{int(ids.max())}"
+        )
+    counts = torch.bincount(ids, minlength=num_modes).to(torch.float64)
+    return {"modes": float((counts > 0).sum()), "reverse_kl": reverse_kl_to_uniform(counts)}
+
+
+class ClassModes(Metric):
+    description = "classes (modes) the feature space assigns samples to: how many, how evenly"
+    directions = {"class_modes": "max", "class_reverse_kl": "min"}
+
+    def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
+        if spec.num_modes is None:
+            return "needs a dataset that declares its number of modes (EvalSpec.num_modes)"
+        if not FEATURE_SPACES.get(spec.feature_space).gives_modes:
+            return f"needs a feature space that assigns modes, not '{spec.feature_space}'"
+        return None
+
+    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+        num_modes = inputs.spec.num_modes
+        assert num_modes is not None  # see applies()
+        if inputs.fake.modes is None:
+            raise MetricInputError("class_modes: the feature space gave no modes for the samples")
+        out = class_mode_coverage(inputs.fake.modes, num_modes)
+        return {"class_modes": out["modes"], "class_reverse_kl": out["reverse_kl"]}
+
+
+METRICS.add("class_modes", ClassModes())

@@ -1,11 +1,13 @@
-"""The variational autoencoder (Kingma & Welling, 2014) with MLP encoder and decoder on flattened
-data. The likelihood follows the data: Bernoulli for bounded data, Gaussian with a learned
-per-dimension variance for unbounded data, so the reported loss is always a true -ELBO."""
+"""The variational autoencoder (Kingma & Welling, 2014) and its family: `vae` (MLP encoder and
+decoder), `beta_vae` (β weight on the KL term, Higgins et al. 2017; MLP or convolutional
+networks) and `cvae` (conditioned on the class label, Sohn et al. 2015). The likelihood follows the
+data: Bernoulli for bounded data, Gaussian with a learned per-dimension variance for unbounded
+data, so recon + KL is always a true -ELBO (the training loss of a β-VAE is recon + β·KL)."""
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -13,16 +15,12 @@ from pydantic import Field
 from torch import nn
 
 from bench.data.base import DataInfo
+from bench.errors import BenchError
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
-from bench.models.nets import (
-    RangeSquash,
-    flatten,
-    grad_norm,
-    inference,
-    mlp,
-    standard_normal,
-    unflatten,
-)
+from bench.models.coders import ENCODERS
+from bench.models.nets import RangeSquash, flatten, grad_norm, inference, standard_normal
+
+IS_CHUNK = 4096  # (importance samples x images) decoded at once by `importance_nll`
 
 
 class Likelihood(nn.Module):
@@ -104,37 +102,69 @@ class VaeHParams(HParams):
 class Vae(GenerativeModel):
     description = "variational autoencoder, MLP encoder/decoder, Bernoulli or Gaussian likelihood"
     family = "autoencoder"
+    conditional: ClassVar[bool] = False  # encode/decode/elbo need the labels y
     HParams: ClassVar[type[VaeHParams]] = VaeHParams
     hparams: VaeHParams
 
     def __init__(self, hparams: VaeHParams, info: DataInfo) -> None:
         super().__init__(hparams, info)
         h = hparams
-        self.encoder = mlp(info.dim, h.hidden, h.layers, 2 * h.latent_dim)
-        self.decoder = mlp(h.latent_dim, h.hidden, h.layers, info.dim)
+        self.encoder, self.decoder = self.networks()
         self.likelihood = likelihood_for(info, h.decoder_std)
         self.opt = torch.optim.Adam(self.parameters(), lr=h.lr)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def kl_weight(self) -> float:
+        """β, the weight of the KL term in the training loss (1: the ELBO itself)."""
+        return 1.0
+
+    @property
+    def cond_dim(self) -> int:
+        """Width of the condition vector joined to encoder and decoder inputs (0: none)."""
+        return 0
+
+    def networks(self) -> tuple[nn.Module, nn.Module]:
+        h, coder = self.hparams, ENCODERS["mlp"]
+        widths = [h.hidden] * h.layers
+        return (
+            coder.encoder(self.info, widths, 2 * h.latent_dim, self.cond_dim),
+            coder.decoder(self.info, widths, h.latent_dim, self.cond_dim),
+        )
+
+    def condition(self, y: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """The condition vector for labels y (None for an unconditional model)."""
+        return None
+
+    def encode(
+        self, x: torch.Tensor, y: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior q(z | x) for x of shape (B, *info.shape) or (B, info.dim), as (mu, logvar),
         each (B, latent_dim). Differentiable: wrap in `torch.no_grad()` for the codes alone."""
-        mu, logvar = self.encoder(flatten(x.to(self.device))).chunk(2, dim=-1)
+        x = x.to(self.device).reshape(len(x), *self.info.shape)
+        mu, logvar = self.encoder(x, self.condition(y, len(x))).chunk(2, dim=-1)
         return mu, logvar
 
+    def decoder_raw(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's raw output, flat (B, info.dim): what the likelihood reads."""
+        return flatten(self.decoder(z, self.condition(y, len(z))))
+
     def neg_elbo(
-        self, x: torch.Tensor, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        y: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(reconstruction NLL, KL) per sample from one reparameterised draw z ~ q(z | x)."""
         x = flatten(x.to(self.device))
-        mu, logvar = self.encode(x)
+        mu, logvar = self.encode(x, y)
         eps = standard_normal(len(x), self.hparams.latent_dim, self.device, generator)
         z = mu + torch.exp(0.5 * logvar) * eps  # reparameterised, so gradients reach the encoder
-        recon = self.likelihood.nll(self.decoder(z), x)
+        recon = self.likelihood.nll(self.decoder_raw(z, y), x)
         return recon, kl_to_standard_normal(mu, logvar)
 
     def train_step(self, batch: Batch) -> dict[str, float]:
-        recon, kl = self.neg_elbo(batch.x)
-        loss = (recon + kl).mean()
+        recon, kl = self.neg_elbo(batch.x, y=batch.y)
+        loss = (recon + self.kl_weight * kl).mean()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -145,22 +175,156 @@ class Vae(GenerativeModel):
             "grad_norm": grad_norm(self),
         }
 
-    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_mean(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """E[x | z] in data space, shape (B, *info.shape)."""
-        return unflatten(self.likelihood.mean(self.decoder(z)), self.info)
+        return self.likelihood.mean(self.decoder_raw(z, y)).reshape(len(z), *self.info.shape)
 
-    def elbo(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """E[x | z] in data space, as every autoencoder's `decode`; no gradients."""
+        with inference(self):
+            return self.decode_mean(z, y)
+
+    def elbo(
+        self,
+        x: torch.Tensor,
+        generator: torch.Generator | None = None,
+        y: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Single-draw ELBO estimate per sample (B,), in nats; no gradients."""
         with inference(self):
-            recon, kl = self.neg_elbo(x, generator)
+            recon, kl = self.neg_elbo(x, generator, y)
             return -(recon + kl)
 
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+    def importance_nll(
+        self,
+        x: torch.Tensor,
+        k: int = 64,
+        generator: torch.Generator | None = None,
+        y: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """-log p(x) per sample (B,), in nats, by importance sampling with q(z | x) as proposal
+        (Burda et al. 2016): -log mean_k p(x | z_k) p(z_k) / q(z_k | x). An upper bound on the
+        true NLL in expectation, tighter than -ELBO, and equal to it at k = 1. No gradients."""
+        x = flatten(x.to(self.device))
+        rows = max(1, IS_CHUNK // k)
+        parts = []
+        with inference(self):
+            for start in range(0, len(x), rows):
+                xs = x[start : start + rows]
+                ys = None if y is None else y[start : start + rows]
+                parts.append(self._importance_nll(xs, k, generator, ys))
+        return torch.cat(parts)
+
+    def _importance_nll(
+        self, x: torch.Tensor, k: int, generator: torch.Generator | None, y: torch.Tensor | None
+    ) -> torch.Tensor:
+        b, latent = len(x), self.hparams.latent_dim
+        mu, logvar = self.encode(x, y)
+        eps = standard_normal(k * b, latent, self.device, generator).reshape(k, b, latent)
+        z = mu + torch.exp(0.5 * logvar) * eps  # (k, b, latent)
+        y_rep = None if y is None else y.repeat(k)
+        raw = self.decoder_raw(z.reshape(k * b, latent), y_rep)
+        log_px_z = -self.likelihood.nll(raw, x.repeat(k, 1)).reshape(k, b)
+        log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
+        log_qz = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(-1)
+        log_w = log_px_z + log_pz - log_qz
+        return -(torch.logsumexp(log_w, dim=0) - math.log(k))
+
+    def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Decoder mean at the posterior mean, shape (B, *info.shape); no gradients."""
         with inference(self):
-            return self.decode_mean(self.encode(x)[0])
+            return self.decode_mean(self.encode(x, y)[0], y)
+
+    def sample_codes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, latent_dim) draws from the prior N(0, I)."""
+        return standard_normal(n, self.hparams.latent_dim, self.device, generator)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         with inference(self):
-            z = standard_normal(n, self.hparams.latent_dim, self.device, generator)
-            return self.decode_mean(z)
+            return self.decode_mean(self.sample_codes(n, generator))
+
+
+class BetaVaeHParams(VaeHParams):
+    beta: float = Field(
+        4.0, ge=0.0, description="β: weight of the KL term in the loss (1 gives the plain VAE)"
+    )
+    encoder: Literal["mlp", "conv"] = Field(
+        "mlp",
+        description="network family of encoder and decoder: mlp (any data; hidden, layers) or "
+        "conv (images; conv_width)",
+    )
+    conv_width: int = Field(16, ge=1, description="channels of the first conv layer (conv only)")
+
+
+@MODELS.register("beta_vae")
+class BetaVae(Vae):
+    description = "β-VAE: KL term weighted by β (β=1 is the VAE), MLP or convolutional networks"
+    HParams: ClassVar[type[BetaVaeHParams]] = BetaVaeHParams
+    hparams: BetaVaeHParams
+
+    def __init__(self, hparams: BetaVaeHParams, info: DataInfo) -> None:
+        reason = ENCODERS[hparams.encoder].incompatibility(info)
+        if reason is not None:
+            raise BenchError(
+                f"{type(self).__name__} with encoder '{hparams.encoder}' cannot handle this "
+                f"dataset: {reason}",
+                fix="use encoder: mlp for this dataset",
+            )
+        super().__init__(hparams, info)
+
+    @property
+    def kl_weight(self) -> float:
+        return self.hparams.beta
+
+    def networks(self) -> tuple[nn.Module, nn.Module]:
+        h = self.hparams
+        if h.encoder == "mlp":
+            return super().networks()
+        coder = ENCODERS[h.encoder]
+        return (
+            coder.encoder(self.info, h.conv_width, 2 * h.latent_dim, self.cond_dim),
+            coder.decoder(self.info, h.conv_width, h.latent_dim, self.cond_dim),
+        )
+
+
+class CvaeHParams(BetaVaeHParams):
+    beta: float = Field(
+        1.0, ge=0.0, description="β: weight of the KL term in the loss (1: the conditional ELBO)"
+    )
+
+
+@MODELS.register("cvae")
+class Cvae(BetaVae):
+    """Encoder and decoder both see the one-hot label: q(z | x, y), p(x | z, y), prior N(0, I).
+    Samples cycle through the classes (sample i has label i mod C), so every class is equally
+    represented; `decode` without labels uses class 0 (e.g. for latent traversals)."""
+
+    description = "conditional VAE: encoder and decoder conditioned on the class label"
+    conditional = True
+    HParams: ClassVar[type[CvaeHParams]] = CvaeHParams
+    hparams: CvaeHParams
+
+    @classmethod
+    def incompatibility(cls, info: DataInfo) -> str | None:
+        if info.num_classes is None:
+            return "it conditions on class labels, and this dataset has none"
+        return None
+
+    @property
+    def cond_dim(self) -> int:
+        return int(self.info.num_classes or 0)
+
+    def condition(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
+        if y is None:
+            raise ValueError("cvae needs the class labels y of its inputs")
+        return F.one_hot(y.to(self.device).long(), self.cond_dim).float()
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            y = torch.zeros(len(z), dtype=torch.long, device=z.device)
+        return super().decode(z, y)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        labels = torch.arange(n, device=self.device) % self.cond_dim
+        with inference(self):
+            return self.decode_mean(self.sample_codes(n, generator), labels)
