@@ -77,8 +77,18 @@ def test_mlp_models_accept_any_shape(model: str, dataset: str) -> None:
 def test_hparams_defaults_and_validation() -> None:
     assert Gan.HParams().model_dump() == dict(
         latent_dim=16,
+        backbone="mlp",
         hidden=128,
         layers=3,
+        g_hidden=None,
+        g_layers=None,
+        g_batchnorm=False,
+        d_hidden=None,
+        d_layers=None,
+        d_maxout=0,
+        d_batchnorm=False,
+        init_std=None,
+        embed_dim=16,
         lr=2e-4,
         batch_size=128,
         beta1=0.5,
