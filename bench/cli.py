@@ -227,10 +227,18 @@ def validate(
 
 
 @app.command("list")
+@user_errors
 def list_(
     kind: Annotated[Kind | None, typer.Argument(help="models, datasets or metrics")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="a model or dataset name: show its parameters with their defaults"),
+    ] = None,
 ) -> None:
-    """List what is available, one line of description each."""
+    """List what is available, one line of description each; with a name, its parameters."""
+    if kind is not None and name is not None:
+        print_parameters(kind, name)
+        return
     for chosen in [kind] if kind else list(Kind):
         table = Table(title=chosen.value, title_justify="left")
         table.add_column("name")
@@ -238,6 +246,28 @@ def list_(
         for name, description in registry(chosen).describe():
             table.add_row(name, description)
         out.print(table)
+
+
+def print_parameters(kind: Kind, name: str) -> None:
+    """The hyperparameters of a model (or parameters of a dataset): name, default, description."""
+    entry = registry(kind).get(name)
+    schema = getattr(entry, "HParams", None) or getattr(entry, "Params", None)
+    if schema is None:
+        raise BenchError(
+            f"{kind.value} '{name}' takes no parameters",
+            fix="parameters are listed for models and datasets",
+        )
+    table = Table(title=f"{name}: {entry.description}", title_justify="left")
+    for column in ("parameter", "default", "meaning"):
+        table.add_column(column, overflow="fold")
+    for field_name, field in schema.model_fields.items():
+        default = (
+            "required"
+            if field.is_required()
+            else repr(field.get_default(call_default_factory=True))
+        )
+        table.add_row(field_name, default, field.description or "")
+    out.print(table)
 
 
 def registry(kind: Kind):

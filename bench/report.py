@@ -121,6 +121,7 @@ def latent_traversal_png(model, info: DataInfo, generator: torch.Generator) -> b
 # --- leaderboard ------------------------------------------------------------------------------
 
 ARROWS = {"min": "↓", "max": "↑"}
+TERMINAL_KEYS = 6  # metric columns a terminal table shows; the files have them all
 
 
 def mean_std(row, key: str) -> str:
@@ -191,8 +192,11 @@ def print_leaderboard(board, console) -> None:
     if board.incomplete:
         console.print(f"[yellow]incomplete: {board.incomplete}[/yellow]")
     for dataset in board.datasets():
-        header, rows = leaderboard_cells(board, dataset)
-        table = Table(title=dataset, title_justify="left")
+        keys = [k for k in board.keys_for(dataset) if not k.endswith("_std")]
+        header, rows = leaderboard_cells(board, dataset, keys[:TERMINAL_KEYS])
+        hidden = len(keys) - TERMINAL_KEYS
+        note = f" (+{hidden} more metrics in leaderboard.md / .csv)" if hidden > 0 else ""
+        table = Table(title=dataset + note, title_justify="left")
         for name in header:
             table.add_column(name, overflow="fold")
         for cells in rows:

@@ -216,13 +216,19 @@ class ModelRef(_Strict):
         description="the dataset labels this model runs on, e.g. [mnist5k]; omit it for all of "
         "the suite's datasets",
     )
+    budget: dict[str, Any] | None = Field(
+        None,
+        description="this model's own budget keys over the suite's, e.g. {steps: 800}; "
+        "checkpoint_every follows its eval_every unless given",
+    )
 
     @property
     def row_label(self) -> str:
         return self.label or self.name
 
-    def runs_on(self, dataset_label: str) -> bool:
-        return self.datasets is None or dataset_label in self.datasets
+    def runs_on(self, dataset: DatasetRef) -> bool:
+        """Whether this model runs on `dataset`, named in `datasets:` by its label or its name."""
+        return self.datasets is None or bool({dataset.label, dataset.name} & set(self.datasets))
 
 
 class Suite(_Strict):
@@ -716,6 +722,7 @@ class _Entry:
     index: int
     ref: ModelRef
     points: list[tuple[dict, dict]]  # (validated hparams, the varying part of them)
+    budget: dict  # the suite's budget with the model's own keys over it, validated
 
 
 class _Planner:
@@ -737,7 +744,7 @@ class _Planner:
         entries = [e for e in map(self.model, enumerate(self.suite.models)) if e is not None]
         for entry in entries:
             self.known_datasets(entry)
-            self.compatibility(entry, [d for d in data if entry.ref.runs_on(d.ref.label)])
+            self.compatibility(entry, [d for d in data if entry.ref.runs_on(d.ref)])
         self.distinct_labels()
         self.scheduler(data, metrics)
         if self.errors:
@@ -747,7 +754,7 @@ class _Planner:
             for entry in entries
             for hparams, grid in entry.points
             for d in data
-            if entry.ref.runs_on(d.ref.label)
+            if entry.ref.runs_on(d.ref)
             for seed in self.suite.seeds
         ]
         self.distinct_ids(trials)
@@ -809,7 +816,7 @@ class _Planner:
         from bench.metrics.base import METRICS
 
         chosen = self.suite.metrics
-        names = chosen if chosen is not None else METRICS.names()
+        names = chosen if chosen is not None else metrics_in_order()
         found = [
             (i, name, self.lookup(METRICS, name, ("metrics", i))) for i, name in enumerate(names)
         ]
@@ -850,13 +857,30 @@ class _Planner:
         if cls is None:
             return None
         points = _Grid(self, index, ref, cls.HParams).points()
-        return _Entry(index, ref, points) if points else None
+        budget = self.budget_for(index, ref)
+        return _Entry(index, ref, points, budget) if points and budget else None
+
+    def budget_for(self, index: int, ref: ModelRef) -> dict | None:
+        """The suite's budget with the model's `budget:` keys over it, or None (errors noted)."""
+        base = self.suite.budget.model_dump()
+        override = ref.budget or {}
+        if {"steps", "eval_every"} & override.keys() and "checkpoint_every" not in override:
+            base.pop("checkpoint_every")  # follows the model's own eval_every
+        try:
+            return Budget.model_validate({**base, **override}).model_dump()
+        except ValidationError as exc:
+            subject = f" of model '{ref.row_label}'"
+            for err in exc.errors():
+                path = ("models", index, "budget", *err["loc"])
+                self.errors.append(_explain(err, Budget, path, self.locator, "budget key", subject))
+            return None
 
     def known_datasets(self, entry: _Entry) -> None:
         """A model's `datasets:` may only name datasets of the suite."""
         labels = [d.label for d in self.suite.datasets]
+        names = labels + [d.name for d in self.suite.datasets]
         for i, label in enumerate(entry.ref.datasets or []):
-            if label not in labels:
+            if label not in names:
                 self.fail(
                     f"model '{entry.ref.row_label}' names dataset '{label}', which is not in "
                     f"this suite's datasets.{suggest(label, labels)}",
@@ -926,7 +950,7 @@ class _Planner:
             grid=copy.deepcopy(grid),
             seed=seed,
             metrics=metrics,
-            budget=self.suite.budget.model_dump(),
+            budget=copy.deepcopy(entry.budget),
             resources=self.suite.resources.model_dump(),
         )
 
@@ -1227,6 +1251,13 @@ def import_plugins(modules: Sequence[str] | None = None) -> None:
                 fix="install it (or put its folder on PYTHONPATH), or remove it from "
                 f"${PLUGINS_ENV}",
             ) from None
+
+
+def metrics_in_order() -> list[str]:
+    """Every registered metric, in display order (Metric.order, then name)."""
+    from bench.metrics.base import METRICS
+
+    return sorted(METRICS.names(), key=lambda name: (METRICS.get(name).order, name))
 
 
 def _load_registries() -> None:

@@ -545,3 +545,24 @@ def test_unknown_per_model_dataset_and_incompatible_pairs_are_explained() -> Non
         parse_suite(PER_MODEL_DATASETS.replace(", datasets: [DIGITS_LABEL]", ""))
     assert "cannot train on dataset 'ring8'" in str(caught.value)
     assert "`datasets:` list" in str(caught.value)
+
+
+def test_a_model_can_have_its_own_budget() -> None:
+    text = PER_MODEL_DATASETS.replace("DIGITS_LABEL", "digits").replace(
+        "  - {name: gan}", "  - {name: gan, budget: {steps: 40, eval_every: 20}}"
+    )
+    by_model = {t.model: t.budget for t in expand(parse_suite(text))}
+    assert by_model["gan"]["steps"] == 40 and by_model["gan"]["checkpoint_every"] == 20
+    assert by_model["gan"]["eval_samples"] == 100  # the suite's key, kept
+    assert by_model["conv_ae"]["steps"] == 10
+
+
+def test_a_bad_model_budget_is_explained_where_it_is() -> None:
+    text = PER_MODEL_DATASETS.replace("DIGITS_LABEL", "digits").replace(
+        "  - {name: gan}", "  - {name: gan, budget: {steps: 5, eval_every: 20, stepz: 1}}"
+    )
+    with pytest.raises(SuiteError) as caught:
+        parse_suite(text)
+    message = str(caught.value)
+    assert "eval_every (20) is larger than steps (5)" in message
+    assert "stepz" in message and ":6" in message  # the model's line in the file

@@ -1,20 +1,47 @@
 """Metrics and feature spaces: importing this package registers every metric in `METRICS` and
 every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity)."""
 
-from bench.metrics import features, fidelity, modes  # noqa: F401  (registration side effects)
+from bench.metrics import (  # noqa: F401  (registration side effects)
+    autoencoding,
+    diversity,
+    features,
+    fidelity,
+    memorization,
+    modes,
+    translation,
+)
 from bench.metrics.base import METRICS, EvalInputs, Features, Metric, MetricInputError
-from bench.metrics.features import FEATURE_SPACES, FeatureSpace
-from bench.metrics.fidelity import frechet_distance
-from bench.metrics.modes import mode_coverage
+from bench.metrics.diversity import jensen_shannon, ndb, prdc
+from bench.metrics.features import FEATURE_SPACES, FeatureSpace, inception_weights_path
+from bench.metrics.fidelity import frechet_distance, inception_score, kid
+from bench.metrics.memorization import data_copying_ct, mann_whitney_z
+from bench.metrics.modes import class_mode_coverage, mode_coverage
+from bench.metrics.neighbours import ball_counts, k_nearest, kth_neighbour_distances, nearest
+from bench.metrics.stability import STABILITY_DIRECTIONS, stability
 
 __all__ = [
     "FEATURE_SPACES",
     "METRICS",
+    "STABILITY_DIRECTIONS",
     "EvalInputs",
     "FeatureSpace",
     "Features",
     "Metric",
     "MetricInputError",
+    "ball_counts",
+    "class_mode_coverage",
+    "data_copying_ct",
     "frechet_distance",
+    "inception_score",
+    "inception_weights_path",
+    "jensen_shannon",
+    "k_nearest",
+    "kid",
+    "kth_neighbour_distances",
+    "mann_whitney_z",
     "mode_coverage",
+    "ndb",
+    "nearest",
+    "prdc",
+    "stability",
 ]

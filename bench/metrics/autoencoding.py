@@ -69,6 +69,7 @@ def finite(name: str, values: dict[str, float]) -> dict[str, float]:
 
 
 class Reconstruction(Metric):
+    order = 10
     description = "held-out reconstruction error: mean squared error per data dimension"
     directions = {"recon_mse": "min"}
 
@@ -82,6 +83,7 @@ class Reconstruction(Metric):
 
 
 class Elbo(Metric):
+    order = 11
     description = (
         "VAEs, nats per image on the held-out split: ELBO, its KL term, and the NLL by "
         f"importance sampling (k={NLL_SAMPLES}, first {NLL_IMAGES} images); given the label "
@@ -123,6 +125,7 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> to
 
 
 class ActiveUnits(Metric):
+    order = 12
     description = (
         f"VAEs: share of latent units whose posterior mean varies over held-out data "
         f"(Cov_x(E_q[z]) > {ACTIVE_THRESHOLD}, Burda et al. 2016)"
@@ -161,6 +164,7 @@ def anomaly_scores(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch
 
 
 class Anomaly(Metric):
+    order = 13
     description = (
         "anomaly detection of the class left out of training (dataset param exclude_class): "
         "AUROC of -ELBO (VAEs) or reconstruction error (other autoencoders) on the held-out split"

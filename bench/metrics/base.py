@@ -47,6 +47,9 @@ class Metric:
 
     description: ClassVar[str] = ""
     directions: ClassVar[dict[str, Direction]] = {}  # every key compute() returns -> better way
+    # Column order when a suite does not list its metrics; the first metric a dataset has ranks
+    # its leaderboard, so sample quality (FID) comes first.
+    order: ClassVar[int] = 100
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         """Why this metric cannot be computed on such a dataset, or None when it can."""

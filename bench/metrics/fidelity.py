@@ -68,6 +68,7 @@ def frechet_distance(real_feats: ArrayLike, fake_feats: ArrayLike) -> float:
 
 
 class Fid(Metric):
+    order = 0
     description = (
         "Fréchet distance between real and generated samples in the dataset's feature space"
     )
@@ -134,6 +135,7 @@ def kid(
 
 
 class InceptionScore(Metric):
+    order = 2
     description = "Inception Score of generated samples from the feature space's class logits"
     directions = {"is": "max", "is_std": "min"}
 
@@ -150,6 +152,7 @@ class InceptionScore(Metric):
 
 
 class Kid(Metric):
+    order = 1
     description = "Kernel Inception Distance (unbiased polynomial-kernel MMD²) in the feature space"
     directions = {"kid": "min", "kid_std": "min"}
 

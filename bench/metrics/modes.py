@@ -95,6 +95,7 @@ def mode_coverage(
 
 
 class Modes(Metric):
+    order = 3
     description = "modes captured, high-quality share and reverse KL on mixtures with known modes"
     directions = {"modes": "max", "high_quality": "max", "reverse_kl": "min"}
 
@@ -145,6 +146,7 @@ def class_mode_coverage(mode_ids: torch.Tensor | np.ndarray, num_modes: int) -> 
 
 
 class ClassModes(Metric):
+    order = 4
     description = "classes (modes) the feature space assigns samples to: how many, how evenly"
     directions = {"class_modes": "max", "class_reverse_kl": "min"}
 

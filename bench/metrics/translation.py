@@ -53,6 +53,7 @@ def translation_error(samples: torch.Tensor, transform: str) -> dict[str, float]
 
 
 class Translation(Metric):
+    order = 8
     description = "per-pixel error of translations against the known A -> B transform (L1, MSE)"
     directions = {"translation_l1": "min", "translation_mse": "min"}
 
@@ -90,6 +91,7 @@ def cycle_sums(model: GenerativeModel, x: torch.Tensor) -> dict[str, float]:
 
 
 class Cycle(Metric):
+    order = 9
     description = "cycle-reconstruction L1 error A->B->A and B->A->B on the held-out pairs"
     directions = {"cycle_a": "min", "cycle_b": "min"}
 

@@ -39,6 +39,10 @@ class GenerativeModel(nn.Module):
     description: ClassVar[str] = ""
     family: ClassVar[Literal["gan", "autoencoder"]]
     HParams: ClassVar[type[HParams]] = HParams
+    # Whether the logged d_real / d_fake are probabilities (logistic losses) rather than scores
+    # (least-squares, hinge, Wasserstein critics); None for models without a discriminator.
+    # The stability metrics only judge discriminator saturation on probabilities.
+    discriminator_probabilities: bool | None = None
 
     def __init__(self, hparams: HParams, info: DataInfo) -> None:
         super().__init__()
