@@ -35,7 +35,7 @@ def test_list_shows_every_registry_with_descriptions():
     assert "vae" in models and "ring8" not in models
 
 
-@pytest.mark.parametrize("suite", sorted((ROOT / "suites").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("suite", sorted((ROOT / "suites").rglob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_suites_validate(suite):
     result = bench("validate", suite)
     assert result.exit_code == 0, result.output

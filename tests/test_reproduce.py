@@ -397,4 +397,6 @@ def test_the_cifar10_published_suite_validates_and_compares():
     assert comparisons[0].verdict == "match"  # Mimicry's 28.95 ± 0.42 against 29.05 ± 0.06
     assert {c.verdict for c in comparisons[2:]} == {"missing"}  # no WGAN-GP or SNGAN trials
     found = deviations(pub, trials)
-    assert any("eval_samples is 10000 here, 50000" in d for d in found)
+    assert any("steps is 100000 here, 53000" in d for d in found)  # per-model budget: WGAN-GP
+    assert any("eval_samples is 10000 here, 5000" in d for d in found)  # evaluates 50K already
+    assert not any("eval_samples is 50000" in d for d in found)

@@ -15,7 +15,7 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.errors import SuiteError, SuiteErrors
 from bench.metrics.base import METRICS, Metric
 from bench.models.base import MODELS, GenerativeModel, HParams
-from bench.suite import Suite, Trial, expand, load_suite, parse_suite
+from bench.suite import Suite, Trial, expand, load_suite, metrics_in_order, parse_suite
 
 SUITES = Path(__file__).parent / "suites"
 
@@ -229,9 +229,9 @@ def test_metrics_default_to_every_applicable_metric() -> None:
     by_dataset = {t.dataset: t.metrics for t in expand(suite)}
     assert "t_always" in by_dataset["digits"] and "t_modes" not in by_dataset["digits"]
     assert {"t_always", "t_modes"} <= set(by_dataset["ring8"])
-    registry_order = [name for name, _ in METRICS]
+    display_order = metrics_in_order()  # Metric.order, then name
     for names in by_dataset.values():
-        assert list(names) == [n for n in registry_order if n in names]
+        assert list(names) == [n for n in display_order if n in names]
 
 
 def test_metric_partially_applicable_is_dropped_per_dataset() -> None:
