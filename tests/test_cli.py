@@ -84,7 +84,8 @@ def test_an_address_that_does_not_answer_is_a_clear_error(tmp_path):
 
 def test_a_malformed_address_is_a_clear_error(tmp_path):
     path = write_suite(tmp_path, TINY_SUITE)
-    assert_user_error(bench("run", path, "--address", "not an address"), "is not a Ray address")
+    result = bench("run", path, "--results", tmp_path / "r", "--address", "not an address")
+    assert_user_error(result, "is not a Ray address")
 
 
 def test_leaderboard_of_an_empty_folder_is_a_clear_error(tmp_path):

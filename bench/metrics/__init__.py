@@ -14,7 +14,7 @@ from bench.metrics.base import METRICS, EvalInputs, Features, Metric, MetricInpu
 from bench.metrics.diversity import jensen_shannon, ndb, prdc
 from bench.metrics.features import FEATURE_SPACES, FeatureSpace, inception_weights_path
 from bench.metrics.fidelity import frechet_distance, inception_score, kid
-from bench.metrics.memorization import data_copying_ct, mann_whitney_z
+from bench.metrics.memorization import data_copying_ct, mann_whitney_z, memorization
 from bench.metrics.modes import class_mode_coverage, mode_coverage
 from bench.metrics.neighbours import ball_counts, k_nearest, kth_neighbour_distances, nearest
 from bench.metrics.stability import STABILITY_DIRECTIONS, stability
@@ -39,6 +39,7 @@ __all__ = [
     "kid",
     "kth_neighbour_distances",
     "mann_whitney_z",
+    "memorization",
     "mode_coverage",
     "ndb",
     "nearest",
