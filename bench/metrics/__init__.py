@@ -1,12 +1,14 @@
 """Metrics and feature spaces: importing this package registers every metric in `METRICS` and
-every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity)."""
+every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity).
+
+`memorization` and `stability` name both a module and its main function; the package exports
+the function (import the module's other names with `from bench.metrics.stability import ...`)."""
 
 from bench.metrics import (  # noqa: F401  (registration side effects)
     autoencoding,
     diversity,
     features,
     fidelity,
-    memorization,
     modes,
     translation,
 )
