@@ -185,7 +185,7 @@ def suite_to_run(suite: Path | None, resume: Path | None):
 
 def print_trials(spec, trials) -> None:
     table = Table(title=f"{spec.name}: {len(trials)} trials (dry run, nothing trained)")
-    for column in ("#", "trial", "model", "dataset", "variant", "seed", "metrics"):
+    for column in ("#", "trial", "model", "dataset", "variant", "seed", "steps", "metrics"):
         table.add_column(column, overflow="fold")
     for i, trial in enumerate(trials, start=1):
         table.add_row(
@@ -195,13 +195,15 @@ def print_trials(spec, trials) -> None:
             trial.dataset_label,
             trial.variant,
             str(trial.seed),
+            str(trial.budget["steps"]),
             ", ".join(trial.metrics),
         )
     out.print(table)
     res = spec.resources
     out.print(
         f"budget: {spec.budget.steps} steps, eval every {spec.budget.eval_every} on "
-        f"{spec.budget.eval_samples} samples; per trial {res.cpu:g} CPU, {res.gpu:g} GPU"
+        f"{spec.budget.eval_samples} samples (models may set their own); per trial "
+        f"{res.cpu:g} CPU, {res.gpu:g} GPU; {sum(t.budget['steps'] for t in trials):,} steps in all"
     )
 
 

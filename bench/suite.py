@@ -1176,7 +1176,7 @@ def reported_keys(suite: Suite) -> dict[str, str]:
 
     _load_registries()
     directions: dict[str, str] = {}
-    for name in suite.metrics if suite.metrics is not None else METRICS.names():
+    for name in suite.metrics if suite.metrics is not None else metrics_in_order():
         if name in METRICS.names():
             directions.update(METRICS.get(name).directions)
     return directions
