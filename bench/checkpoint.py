@@ -7,7 +7,6 @@ folders a trial may restart from, newest first."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import torch
 
-from bench.io import write_json, write_with
+from bench.io import file_sha256, write_json, write_with
 
 STATE_FILE, META_FILE = "state.pt", "meta.json"
 FORMAT = 1
@@ -30,7 +29,7 @@ def save(state: dict[str, Any], folder: Path) -> Path:
     meta.json exists holds a complete state.pt)."""
     folder = Path(folder)
     write_with(folder / STATE_FILE, lambda handle: torch.save(state, handle))
-    digest = _sha256(folder / STATE_FILE)
+    digest = file_sha256(folder / STATE_FILE)
     write_json(folder / META_FILE, {"format": FORMAT, "step": state["step"], "sha256": digest})
     return folder
 
@@ -42,7 +41,7 @@ def load(folder: Path) -> dict[str, Any]:
         meta = json.loads((folder / META_FILE).read_text())
         if meta.get("format") != FORMAT:
             raise CheckpointError(f"format {meta.get('format')}, expected {FORMAT}")
-        if _sha256(folder / STATE_FILE) != meta["sha256"]:
+        if file_sha256(folder / STATE_FILE) != meta["sha256"]:
             raise CheckpointError("state.pt does not match its checksum (corrupted or truncated)")
         # weights_only=False: optimizer and RNG states of arbitrary models hold plain Python and
         # numpy objects; the file is this trial's own, verified against its checksum above.
@@ -88,11 +87,3 @@ def load_newest(folders: list[Path]) -> Restored:
     if notes:
         notes.append("no usable checkpoint left: the trial restarts from step 0")
     return Restored(None, None, notes)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

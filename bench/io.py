@@ -1,9 +1,10 @@
-"""Atomic file writes and the on-disk cache location. Every file bench writes goes through here:
-a temporary file in the same folder, flushed, then renamed over the target, so a crash never
-leaves a half-written file behind."""
+"""Atomic file writes, file digests and the on-disk cache location. Every file bench writes goes
+through here: a temporary file in the same folder, flushed, then renamed over the target, so a
+crash never leaves a half-written file behind."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -43,6 +44,16 @@ def write_json(path: Path, obj: Any) -> Path:
 def write_with(path: Path, save: Callable[[IO[bytes]], None]) -> Path:
     """Atomic write through a library's own writer, e.g. `lambda f: torch.save(obj, f)`."""
     return _atomic(path, save)
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of the file at `path`, read in 1 MiB blocks so large files never sit whole in
+    memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:

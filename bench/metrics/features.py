@@ -9,7 +9,6 @@ downloaded by bench: they must already be on disk (see `inception_weights_path`)
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -30,7 +29,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
 from bench.data.base import DataInfo, DataSplits
 from bench.errors import BenchError
-from bench.io import cache_dir, write_with
+from bench.io import cache_dir, file_sha256, write_with
 from bench.metrics.base import Features
 from bench.registry import Registry
 
@@ -76,6 +75,18 @@ def batched(
         return Features(features=outs[0], logits=outs[1] if len(outs) > 1 else None)
 
     return extract
+
+
+def with_modes(extract: Extractor) -> Extractor:
+    """`extract`, with Features.modes set to the most likely class of each sample."""
+
+    def extract_with_modes(x: torch.Tensor) -> Features:
+        out = extract(x)
+        assert out.logits is not None  # only wrapped around classifier extractors
+        out.modes = out.logits.argmax(dim=1)
+        return out
+
+    return extract_with_modes
 
 
 class RawSpace(FeatureSpace):
@@ -247,15 +258,7 @@ class ClassifierSpace(FeatureSpace):
         if state is None:
             raise ValueError("the classifier feature space needs the state returned by fit()")
         net = build_classifier(state).to(device)
-        extract = batched(lambda x: net.features_and_logits(x.float()), device)
-
-        def with_classes(x: torch.Tensor) -> Features:
-            out = extract(x)
-            assert out.logits is not None  # the network always returns logits
-            out.modes = out.logits.argmax(dim=1)
-            return out
-
-        return with_classes
+        return with_modes(batched(lambda x: net.features_and_logits(x.float()), device))
 
 
 FEATURE_SPACES.add("classifier", ClassifierSpace())
@@ -301,14 +304,6 @@ def inception_weights_path() -> Path:
         f"(torch-fidelity's cache), or anywhere and pass --inception-weights PATH "
         f"(environment variable {INCEPTION_ENV})",
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_inception(path: Path | str) -> FeatureExtractorInceptionV3:
@@ -453,19 +448,29 @@ def joint_log_probs(logp: torch.Tensor) -> torch.Tensor:
     return joint
 
 
-def with_modes(extract: Extractor) -> Extractor:
-    """`extract`, with Features.modes set to the most likely class of each sample."""
+class DigitChannelsSpace(FeatureSpace):
+    """Base of the spaces that run a digit classifier (ClassifierSpace's network, fitted by
+    `digits`) on some channels of each sample; modes are the most likely classes."""
 
-    def extract_with_modes(x: torch.Tensor) -> Features:
-        out = extract(x)
-        assert out.logits is not None  # only wrapped around classifier extractors
-        out.modes = out.logits.argmax(dim=1)
-        return out
+    gives_logits = True
+    gives_modes = True
+    name: ClassVar[str]  # the registered name, for error messages
 
-    return extract_with_modes
+    def __init__(self, digits: ClassifierSpace | None = None) -> None:
+        self.digits = digits if digits is not None else ClassifierSpace()
+
+    def measure(self, net: ClassifierNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features, logits) of a batch of samples."""
+        raise NotImplementedError
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        if state is None:
+            raise ValueError(f"the {self.name} space needs the state returned by fit()")
+        net = build_classifier(state).to(device)
+        return with_modes(batched(lambda x: self.measure(net, x), device))
 
 
-class StackedClassifierSpace(FeatureSpace):
+class StackedClassifierSpace(DigitChannelsSpace):
     """Stacked MNIST measured digit by digit: the mnist5k classifier runs on each channel alone.
     Features are the three channels' feature vectors side by side (3 × 128); logits are the
     1,000-way log-probabilities of the digit triples (the sum of the per-channel log-softmaxes,
@@ -473,11 +478,7 @@ class StackedClassifierSpace(FeatureSpace):
     per-channel argmaxes, index 100·a + 10·b + c as in the dataset's labels."""
 
     description = "the mnist5k digit classifier on each channel: 3×128 features, 1,000 triple modes"
-    gives_logits = True
-    gives_modes = True
-
-    def __init__(self, digits: ClassifierSpace | None = None) -> None:
-        self.digits = digits if digits is not None else ClassifierSpace()
+    name = "stacked_classifier"
 
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
         if info.kind != "image" or info.shape[1:] != (28, 28):
@@ -488,24 +489,18 @@ class StackedClassifierSpace(FeatureSpace):
             )
         return mnist5k_classifier(self.digits)
 
-    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        if state is None:
-            raise ValueError("the stacked_classifier space needs the state returned by fit()")
-        net = build_classifier(state).to(device)
-
-        def per_channel(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            n, c = x.shape[:2]
-            feats, logits = net.features_and_logits(x.float().reshape(n * c, 1, *x.shape[2:]))
-            logp = F.log_softmax(logits.double(), dim=1).reshape(n, c, -1)
-            return feats.reshape(n, -1), joint_log_probs(logp)
-
-        return with_modes(batched(per_channel, device))
+    def measure(self, net: ClassifierNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Each channel on its own through the network, then put back side by side.
+        n, c = x.shape[:2]
+        feats, logits = net.features_and_logits(x.float().reshape(n * c, 1, *x.shape[2:]))
+        logp = F.log_softmax(logits.double(), dim=1).reshape(n, c, -1)
+        return feats.reshape(n, -1), joint_log_probs(logp)
 
 
 FEATURE_SPACES.add("stacked_classifier", StackedClassifierSpace())
 
 
-class PairedTargetSpace(FeatureSpace):
+class PairedTargetSpace(DigitChannelsSpace):
     """Paired-domain data (bench.data.paired) measured in the target domain B only, channel 1.
     The classifier is trained on the B images themselves (with the digit labels), once per
     transform and cached: a classifier of upright, dark-background digits would embed inverted or
@@ -513,11 +508,7 @@ class PairedTargetSpace(FeatureSpace):
     predicted digit classes."""
 
     description = "a digit classifier trained on domain B of paired data, applied to channel 1"
-    gives_logits = True
-    gives_modes = True
-
-    def __init__(self, digits: ClassifierSpace | None = None) -> None:
-        self.digits = digits if digits is not None else ClassifierSpace()
+    name = "paired_target"
 
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
         from dataclasses import replace
@@ -537,12 +528,9 @@ class PairedTargetSpace(FeatureSpace):
         target_info = replace(info, shape=(1, *info.shape[1:]), pairing=None)
         return self.digits.fit(f"{fingerprint}-target", target, target_info)
 
-    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        if state is None:
-            raise ValueError("the paired_target space needs the state returned by fit()")
-        net = build_classifier(state).to(device)
+    def measure(self, net: ClassifierNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Channel 1 holds the domain-B image of a paired sample.
-        return with_modes(batched(lambda x: net.features_and_logits(x[:, 1:2].float()), device))
+        return net.features_and_logits(x[:, 1:2].float())
 
 
 FEATURE_SPACES.add("paired_target", PairedTargetSpace())

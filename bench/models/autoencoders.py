@@ -30,7 +30,7 @@ from bench.models.coders import (
     conv_incompatibility,
 )
 from bench.models.density import CodeDensity
-from bench.models.nets import flatten, grad_norm, inference, output_head, unflatten
+from bench.models.nets import descend, flatten, grad_norm, inference, output_head, unflatten
 
 CODE_FIT_MAX = 5000  # training points whose codes the sampler is fitted on (a fixed subset)
 CODE_FIT_SEED = 4321  # which training points those are: the same for every model and fit
@@ -274,9 +274,7 @@ class Autoencoder(ExPostAutoencoder):
         recon = self.recon_loss(self.decoder(code), x).mean()
         penalty, logs = self.penalty(code)
         loss = recon + penalty
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        descend(self.opt, loss)
         return {"loss": loss.item(), "recon": recon.item(), **logs, "grad_norm": grad_norm(self)}
 
 

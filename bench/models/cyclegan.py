@@ -21,7 +21,7 @@ from torch import nn
 from bench.data.base import DataInfo, DataSplits
 from bench.data.paired import domain_a, domain_b, pair
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
-from bench.models.nets import frozen, grad_norm, inference, output_head
+from bench.models.nets import descend, frozen, grad_norm, inference, output_head
 
 
 class ResidualBlock(nn.Module):
@@ -172,9 +172,7 @@ class CycleGan(GenerativeModel):
             loss = adversarial + h.lambda_cycle * cycle
             if h.lambda_identity > 0:
                 loss = loss + h.lambda_identity * (F.l1_loss(g(b), b) + F.l1_loss(f(a), a))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-        self.opt_g.step()
+            descend(self.opt_g, loss)
         logs = {
             "loss_g": loss.item(),
             "grad_norm_g": grad_norm(self.generators),
@@ -191,9 +189,7 @@ class CycleGan(GenerativeModel):
         fake_scores = torch.cat([d_a(fake_a).flatten(), d_b(fake_b).flatten()])
         # Per domain 0.5·[(D(real) - 1)² + D(fake)²], as in the paper; summed over both domains.
         loss = least_squares(real_scores, 1.0) + least_squares(fake_scores, 0.0)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        descend(self.opt_d, loss)
         return {
             "loss_d": loss.item(),
             "d_real": real_scores.mean().item(),

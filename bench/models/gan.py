@@ -23,7 +23,7 @@ from torch import nn
 from bench.data.base import DataInfo
 from bench.models.backbones import BACKBONES, Backbone, init_normal
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
-from bench.models.nets import frozen, grad_norm, inference, standard_normal
+from bench.models.nets import descend, frozen, grad_norm, inference, standard_normal
 
 # --- objectives ----------------------------------------------------------------------------------
 # D's raw outputs on real and generated samples -> a loss to minimise. Module-level functions, so a
@@ -191,6 +191,19 @@ def pack(x: torch.Tensor, m: int) -> torch.Tensor:
 # --- the base ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DRound:
+    """What one discriminator update's loss sees: the real and generated samples, D's outputs on
+    each, and the class labels (None when unconditional). One record, so loss hooks that extend
+    `d_loss` take and pass on a single argument."""
+
+    real: torch.Tensor
+    fake: torch.Tensor
+    real_out: torch.Tensor
+    fake_out: torch.Tensor
+    y: torch.Tensor | None
+
+
 class GanBase(GenerativeModel):
     """A GAN whose players come from a backbone and whose game is `LOSSES[self.loss_name()]`."""
 
@@ -266,20 +279,13 @@ class GanBase(GenerativeModel):
         h = self.hparams
         return torch.optim.Adam(player.parameters(), lr=h.lr, betas=(h.beta1, h.beta2))
 
-    def d_loss(
-        self,
-        real: torch.Tensor,
-        fake: torch.Tensor,
-        real_out: torch.Tensor,
-        fake_out: torch.Tensor,
-        y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
+    def d_loss(self, r: DRound) -> tuple[torch.Tensor, dict[str, float]]:
         """D's loss and its diagnostics; penalties extend this."""
-        loss = self.objective.d_loss(real_out, fake_out)
+        loss = self.objective.d_loss(r.real_out, r.fake_out)
         stats = {
             "loss_d": loss.item(),
-            "d_real": self.objective.summary(real_out),
-            "d_fake": self.objective.summary(fake_out),
+            "d_real": self.objective.summary(r.real_out),
+            "d_fake": self.objective.summary(r.fake_out),
         }
         return loss, stats
 
@@ -310,10 +316,8 @@ class GanBase(GenerativeModel):
         with torch.no_grad():
             fake = self.generator(self.latent(len(real)), y)
         real_out, fake_out = self.discriminator(real, y), self.discriminator(fake, y)
-        loss, stats = self.d_loss(real, fake, real_out, fake_out, y)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        loss, stats = self.d_loss(DRound(real, fake, real_out, fake_out, y))
+        descend(self.opt_d, loss)
         self.after_d_step()
         return {**stats, "grad_norm_d": grad_norm(self.discriminator)}
 
@@ -321,9 +325,7 @@ class GanBase(GenerativeModel):
         fake = self.generator(self.latent(len(real)), y)
         with frozen(self.discriminator):
             loss = self.objective.g_loss(self.opponent(fake, real, y))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-        self.opt_g.step()
+            descend(self.opt_g, loss)
         return {"loss_g": loss.item(), "grad_norm_g": grad_norm(self.generator)}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

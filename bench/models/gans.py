@@ -14,7 +14,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from bench.data.base import DataInfo
 from bench.models.backbones import Backbone
 from bench.models.base import MODELS, Batch
-from bench.models.gan import GanBase, GanHParams, StandardGanHParams
+from bench.models.gan import DRound, GanBase, GanHParams, StandardGanHParams
+from bench.models.nets import descend
 
 # --- DCGAN ---------------------------------------------------------------------------------------
 
@@ -96,17 +97,10 @@ class WassersteinBase(GanBase):
     def critic_steps(self) -> int:
         return self.hparams.n_critic
 
-    def d_loss(
-        self,
-        real: torch.Tensor,
-        fake: torch.Tensor,
-        real_out: torch.Tensor,
-        fake_out: torch.Tensor,
-        y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, stats = super().d_loss(real, fake, real_out, fake_out, y)
+    def d_loss(self, r: DRound) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, stats = super().d_loss(r)
         # The critic's estimate of W(P_data, P_G) up to its Lipschitz constant.
-        return loss, {**stats, "wasserstein": (real_out.mean() - fake_out.mean()).item()}
+        return loss, {**stats, "wasserstein": (r.real_out.mean() - r.fake_out.mean()).item()}
 
 
 @MODELS.register("wgan")
@@ -150,16 +144,9 @@ class WganGp(WassersteinBase):
     HParams: ClassVar[type[WganGpHParams]] = WganGpHParams
     hparams: WganGpHParams
 
-    def d_loss(
-        self,
-        real: torch.Tensor,
-        fake: torch.Tensor,
-        real_out: torch.Tensor,
-        fake_out: torch.Tensor,
-        y: torch.Tensor | None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        loss, stats = super().d_loss(real, fake, real_out, fake_out, y)
-        penalty, norms = gradient_penalty(self.discriminator, real, fake, y)
+    def d_loss(self, r: DRound) -> tuple[torch.Tensor, dict[str, float]]:
+        loss, stats = super().d_loss(r)
+        penalty, norms = gradient_penalty(self.discriminator, r.real, r.fake, r.y)
         total = loss + self.hparams.gp_weight * penalty
         return total, {
             **stats,
@@ -317,7 +304,5 @@ class UnrolledGan(GanBase):
             with torch.no_grad():
                 fake = self.generator(self.latent(len(real)), y)
             loss = self.objective.d_loss(ahead(real, y), ahead(fake, y))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            descend(opt, loss)
         return ahead

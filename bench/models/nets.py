@@ -64,6 +64,15 @@ def grad_norm(module: nn.Module) -> float:
     return torch.stack(norms).norm().item() if norms else 0.0
 
 
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One update of `optimizer`'s parameters on `loss`: gradients cleared (set to None, so
+    parameters outside the loss's graph are left alone by the step), backpropagated, applied.
+    The gradients stay in place afterwards for `grad_norm`."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
 def standard_normal(
     n: int, dim: int, device: torch.device, generator: torch.Generator | None = None
 ) -> torch.Tensor:

@@ -23,7 +23,7 @@ from torch import nn
 
 from bench.data.base import DataInfo
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
-from bench.models.nets import frozen, grad_norm, inference, output_head, standard_normal
+from bench.models.nets import descend, frozen, grad_norm, inference, output_head, standard_normal
 from bench.models.stylegan import BASE, SIDE, PixelNorm, image_incompatibility
 
 STAGES = 3  # 7, 14, 28 pixels
@@ -215,9 +215,7 @@ class ProGan(GenerativeModel):
             + GP_WEIGHT * gp
             + DRIFT * real_scores.pow(2).mean()
         )
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        descend(self.opt_d, loss)
         return {
             "loss_d": loss.item(),
             "d_real": real_scores.mean().item(),
@@ -240,9 +238,7 @@ class ProGan(GenerativeModel):
     def _generator_step(self, n: int, stage: int, alpha: float) -> dict[str, float]:
         with frozen(self.critic):
             loss = -self.critic(self.generator(self.latent(n), stage, alpha), stage, alpha).mean()
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-        self.opt_g.step()
+            descend(self.opt_g, loss)
         return {"loss_g": loss.item(), "grad_norm_g": grad_norm(self.generator)}
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -18,7 +18,15 @@ from torch import nn
 
 from bench.data.base import DataInfo
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
-from bench.models.nets import frozen, grad_norm, inference, mlp, output_head, standard_normal
+from bench.models.nets import (
+    descend,
+    frozen,
+    grad_norm,
+    inference,
+    mlp,
+    output_head,
+    standard_normal,
+)
 
 SIDE = 28  # the synthesis network grows a 7×7 constant twice by 2
 BASE = 7
@@ -209,9 +217,7 @@ class StyleGan(GenerativeModel):
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             r1 = grad.pow(2).flatten(1).sum(1).mean()
             loss = loss + 0.5 * self.hparams.r1_gamma * r1
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        descend(self.opt_d, loss)
         return {
             "loss_d": loss.item(),
             "d_real": torch.sigmoid(real_logits).mean().item(),
@@ -223,9 +229,7 @@ class StyleGan(GenerativeModel):
     def _generator_step(self, n: int) -> dict[str, float]:
         with frozen(self.discriminator):
             loss = F.softplus(-self.critic(self.generate(self.latent(n)))).mean()
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-        self.opt_g.step()
+            descend(self.opt_g, loss)
         grads = grad_norm(nn.ModuleList([self.mapping, self.synthesis]))
         return {"loss_g": loss.item(), "grad_norm_g": grads}
 

@@ -18,7 +18,7 @@ from bench.data.base import DataInfo
 from bench.errors import BenchError
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
 from bench.models.coders import ENCODERS
-from bench.models.nets import RangeSquash, flatten, grad_norm, inference, standard_normal
+from bench.models.nets import RangeSquash, descend, flatten, grad_norm, inference, standard_normal
 
 IS_CHUNK = 4096  # (importance samples x images) decoded at once by `importance_nll`
 
@@ -165,9 +165,7 @@ class Vae(GenerativeModel):
     def train_step(self, batch: Batch) -> dict[str, float]:
         recon, kl = self.neg_elbo(batch.x, y=batch.y)
         loss = (recon + self.kl_weight * kl).mean()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+        descend(self.opt, loss)
         return {
             "loss": loss.item(),
             "recon": recon.mean().item(),
