@@ -386,13 +386,8 @@ def reproduce(
             where=str(suite),
             fix="add one (see suites/published/*.yaml), or use `bench run` to just run it",
         )
-    if from_run is not None:
-        run_dir = find_run(from_run)
-        from bench.reproduce import check_run_for_suite
-
-        check_run_for_suite(spec.name, run_dir)
-    else:
-        run_dir = run_for_reproduction(spec, results, address, yes)
+    # reproduce_run refuses a --from run of another suite before reading anything of it
+    run_dir = find_run(from_run) if from_run else run_for_reproduction(spec, results, address, yes)
     comparisons, path = reproduce_run(spec, run_dir)
     sys.stdout.write(path.read_text())
     out.print(f"written: {path}")

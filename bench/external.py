@@ -91,16 +91,23 @@ def read_array(path: Path) -> np.ndarray:
     return loader(path)
 
 
+def channels_first(x: np.ndarray, channels: set[int]) -> np.ndarray:
+    """Images as (N, C, H, W): gray (N, H, W) gains a channel axis, and channel-last
+    (N, H, W, C) is transposed when its last axis, and not its second, is a channel count."""
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4 and x.shape[-1] in channels and x.shape[1] not in channels:
+        return x.transpose(0, 3, 1, 2)
+    return x
+
+
 def to_data_space(array: np.ndarray, info: DataInfo, where: str) -> torch.Tensor:
     """Float samples of shape (N, *info.shape) in the data's value range. Integer images are read
     as 0..255; channel-last images (N, H, W, C) and gray (N, H, W) are rearranged."""
     x = np.asarray(array)
     integer = np.issubdtype(x.dtype, np.integer)
     if info.kind == "image":
-        if x.ndim == 3:
-            x = x[:, None]
-        if x.ndim == 4 and x.shape[1:] != info.shape and x.shape[-1] == info.shape[0]:
-            x = x.transpose(0, 3, 1, 2)
+        x = channels_first(x, {info.shape[0]})
     if x.shape[1:] != info.shape:
         raise BenchError(
             f"samples of shape {x.shape[1:]} do not match the data's shape {info.shape}",
@@ -121,10 +128,8 @@ def file_assets(path: Path, feature_space: str | None, n_reference: int) -> Data
     `feature_space` (default: raw coordinates for points, InceptionV3 for images)."""
     array = read_array(path)
     images = array.ndim >= 3
-    if images and array.ndim == 4 and array.shape[-1] in (1, 3) and array.shape[1] not in (1, 3):
-        array = array.transpose(0, 3, 1, 2)
-    if images and array.ndim == 3:
-        array = array[:, None]
+    if images:
+        array = channels_first(array, {1, 3})
     info = DataInfo(
         shape=tuple(array.shape[1:]),
         kind="image" if images else "points",

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from bench.evaluate import DatasetAssets, Evaluation
-from bench.metrics.modes import nearest_centres
+from bench.metrics.modes import high_quality_counts
 from bench.models.base import GenerativeModel
 from bench.report import (
     PREVIEW_POINTS,
@@ -22,7 +22,6 @@ from bench.report import (
 
 NEIGHBOUR_ROWS = 8  # generated images shown
 NEIGHBOURS = 4  # nearest training images beside each
-HQ_THRESHOLD = 3.0  # as the `modes` metric: a sample counts for a mode within 3 std of it
 
 
 def displayable(images: np.ndarray) -> np.ndarray:
@@ -64,9 +63,8 @@ def mode_counts(evaluation: Evaluation, assets: DatasetAssets) -> tuple[np.ndarr
         centres = torch.as_tensor(spec.mode_centers, dtype=torch.float64)
 
         def count(x: torch.Tensor) -> np.ndarray:
-            dist, idx = nearest_centres(x.reshape(len(x), -1).double(), centres)
-            good = dist <= HQ_THRESHOLD * spec.mode_std
-            return torch.bincount(idx[good], minlength=len(centres)).numpy()
+            flat = x.reshape(len(x), -1).double()
+            return high_quality_counts(flat, centres, spec.mode_std)[0].numpy()
 
         real = assets.splits.train[assets.reference_index]
         return count(evaluation.samples), count(real)

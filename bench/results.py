@@ -311,15 +311,18 @@ class Leaderboard:
         return list(self.directions) + list(self.stability)
 
     def stability_keys_for(self, dataset: str) -> list[str]:
-        present = {k for row in self.rows if row.dataset == dataset for k in row.values}
-        return [k for k in self.stability if k in present]
+        return self._present(dataset, self.stability)
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(row.dataset for row in self.rows))
 
     def keys_for(self, dataset: str) -> list[str]:
+        return self._present(dataset, self.directions)
+
+    def _present(self, dataset: str, keys: dict[str, str]) -> list[str]:
+        """Those of `keys`, in order, that some row of `dataset` has a value for."""
         present = {k for row in self.rows if row.dataset == dataset for k in row.values}
-        return [k for k in self.directions if k in present]
+        return [k for k in keys if k in present]
 
     def to_csv(self) -> str:
         buffer = io.StringIO()

@@ -15,6 +15,7 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 from bench.metrics.features import FEATURE_SPACES
 
+HQ_THRESHOLD = 3.0  # PacGAN's protocol: high quality within 3 standard deviations of a mode
 CHUNK = 8192  # rows per distance block: at most CHUNK x K distances exist at any time
 
 
@@ -60,11 +61,21 @@ def reverse_kl_to_uniform(counts: torch.Tensor) -> float:
     return float((p * torch.log(p * k)).sum())
 
 
+def high_quality_counts(
+    x: torch.Tensor, centers: torch.Tensor, std: float, threshold: float = HQ_THRESHOLD
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per mode, how many samples of `x` are high quality at it (within `threshold * std` of
+    their nearest centre), and which samples are high quality."""
+    dist, idx = nearest_centres(x, centers)
+    good = dist <= threshold * std
+    return torch.bincount(idx[good], minlength=len(centers)), good
+
+
 def mode_coverage(
     samples: torch.Tensor | np.ndarray,
     centers: torch.Tensor | np.ndarray,
     std: float,
-    threshold: float = 3.0,
+    threshold: float = HQ_THRESHOLD,
 ) -> dict[str, float]:
     """Modes captured, share of high-quality samples, and reverse KL to the uniform mode mix.
 
@@ -84,9 +95,8 @@ def mode_coverage(
     x = torch.as_tensor(samples).detach().cpu().to(torch.float64)
     c = torch.as_tensor(centers).detach().cpu().to(torch.float64)
     check_inputs(x, c, float(std))
-    dist, idx = nearest_centres(x, c)
-    good = dist <= threshold * std
-    counts = torch.bincount(idx[good], minlength=len(c)).to(torch.float64)
+    hits, good = high_quality_counts(x, c, std, threshold)
+    counts = hits.to(torch.float64)
     return {
         "modes": float((counts > 0).sum()),
         "high_quality": float(good.sum()) / len(x),
