@@ -21,9 +21,10 @@ from rich.markup import escape
 from bench import checkpoint
 from bench.errors import BenchError
 from bench.evaluate import DatasetAssets, prepare_dataset
+from bench.plugins import import_plugins, plugin_modules
 from bench.progress import ProgressView
 from bench.results import FINAL, Leaderboard, RunStore, TrialRecord, ensure_writable
-from bench.suite import Suite, Trial, plugin_modules, reported_keys
+from bench.suite import Suite, Trial, reported_keys
 from bench.tracking import Tracker, make_tracker, require_wandb_login
 from bench.train import run_trial
 
@@ -70,8 +71,6 @@ def trainable(
     only its own dataset from the object store, and continues from the newest usable checkpoint:
     Tune's own after a worker died, else one left by an earlier driver of this run."""
     import ray
-
-    from bench.suite import import_plugins
 
     import_plugins(plugins)  # models, datasets or metrics registered outside bench
     trial = Trial.from_dict(config["trial"])

@@ -10,11 +10,9 @@ from __future__ import annotations
 import collections.abc as abc
 import copy
 import hashlib
-import importlib
 import itertools
 import json
 import math
-import os
 import random
 import re
 import reprlib
@@ -36,6 +34,7 @@ from pydantic import (
 )
 
 from bench.errors import BenchError, SuiteError, SuiteErrors
+from bench.plugins import load_registries
 from bench.published import Published
 from bench.registry import suggest
 
@@ -737,7 +736,7 @@ class _Planner:
         self.errors.append(SuiteError(what, where=self.locator.where(path), fix=fix))
 
     def trials(self) -> list[Trial]:
-        _load_registries()
+        load_registries()
         data = [d for d in map(self.dataset, enumerate(self.suite.datasets)) if d is not None]
         all_data = len(data) == len(self.suite.datasets)
         metrics = self.metrics(data, check_use=all_data)
@@ -1174,7 +1173,7 @@ def reported_keys(suite: Suite) -> dict[str, str]:
     """Metric key -> direction ("min" | "max") of every key the suite's metrics report."""
     from bench.metrics.base import METRICS
 
-    _load_registries()
+    load_registries()
     directions: dict[str, str] = {}
     for name in suite.metrics if suite.metrics is not None else metrics_in_order():
         if name in METRICS.names():
@@ -1232,38 +1231,8 @@ def _plain(value: Any) -> Any:
     return getattr(value, "value", value) if hasattr(value, "_value_") else value
 
 
-PLUGINS_ENV = "BENCH_PLUGINS"
-
-
-def plugin_modules() -> tuple[str, ...]:
-    """Modules named in $BENCH_PLUGINS (comma separated) that register extra models, datasets or
-    metrics; the runner imports them on every worker too."""
-    return tuple(m.strip() for m in os.environ.get(PLUGINS_ENV, "").split(",") if m.strip())
-
-
-def import_plugins(modules: Sequence[str] | None = None) -> None:
-    for module in plugin_modules() if modules is None else modules:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise BenchError(
-                f"cannot import plugin module '{module}' named in ${PLUGINS_ENV}: {exc}",
-                fix="install it (or put its folder on PYTHONPATH), or remove it from "
-                f"${PLUGINS_ENV}",
-            ) from None
-
-
 def metrics_in_order() -> list[str]:
     """Every registered metric, in display order (Metric.order, then name)."""
     from bench.metrics.base import METRICS
 
     return sorted(METRICS.names(), key=lambda name: (METRICS.get(name).order, name))
-
-
-def _load_registries() -> None:
-    """Import the packages whose import registers every dataset, model and metric."""
-    import bench.data  # noqa: F401
-    import bench.metrics  # noqa: F401
-    import bench.models  # noqa: F401
-
-    import_plugins()

@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 
 from bench.evaluate import prepare_dataset
-from bench.suite import PLUGINS_ENV, expand, parse_suite
+from bench.plugins import PLUGINS_ENV
+from bench.suite import expand, parse_suite
 from bench.train import run_trial
 
 pytestmark = pytest.mark.ray

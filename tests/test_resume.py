@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.evaluate import prepare_dataset
+from bench.plugins import PLUGINS_ENV
 from bench.results import RunStore, TrialRecord
-from bench.suite import PLUGINS_ENV, expand, load_suite
+from bench.suite import expand, load_suite
 from bench.train import run_trial
 from tests.conftest import write_suite
 

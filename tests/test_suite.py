@@ -67,10 +67,10 @@ def test_registry() -> Iterator[None]:
     import bench.metrics  # noqa: F401  (the real entries first, as load_suite would)
     import bench.models  # noqa: F401
 
-    MODELS.add("t_gan", TinyGan)
-    MODELS.add("t_ae", TinyAe)
-    METRICS.add("t_always", Always())
-    METRICS.add("t_modes", ModesOnly())
+    MODELS.register("t_gan")(TinyGan)
+    MODELS.register("t_ae")(TinyAe)
+    METRICS.register("t_always")(Always)
+    METRICS.register("t_modes")(ModesOnly)
     yield
     for name in ("t_gan", "t_ae"):
         MODELS.remove(name)

@@ -88,7 +88,7 @@ class Dataset:
         return f"{name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
-DATASETS: Registry[type[Dataset]] = Registry("dataset")
+DATASETS: Registry[type[Dataset]] = Registry("dataset", Dataset)
 
 
 def split(x: torch.Tensor, y: torch.Tensor | None, params: DatasetParams) -> DataSplits:

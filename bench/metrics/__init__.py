@@ -1,17 +1,10 @@
 """Metrics and feature spaces: importing this package registers every metric in `METRICS` and
-every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity).
+every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity). Every module
+of the package is imported, so a new metric is one new file.
 
 `memorization` and `stability` name both a module and its main function; the package exports
 the function (import the module's other names with `from bench.metrics.stability import ...`)."""
 
-from bench.metrics import (  # noqa: F401  (registration side effects)
-    autoencoding,
-    diversity,
-    features,
-    fidelity,
-    modes,
-    translation,
-)
 from bench.metrics.base import METRICS, EvalInputs, Features, Metric, MetricInputError
 from bench.metrics.diversity import jensen_shannon, ndb, prdc
 from bench.metrics.features import FEATURE_SPACES, FeatureSpace, inception_weights_path
@@ -20,6 +13,9 @@ from bench.metrics.memorization import data_copying_ct, mann_whitney_z, memoriza
 from bench.metrics.modes import class_mode_coverage, mode_coverage
 from bench.metrics.neighbours import ball_counts, k_nearest, kth_neighbour_distances, nearest
 from bench.metrics.stability import STABILITY_DIRECTIONS, stability
+from bench.registry import import_submodules
+
+import_submodules(__name__)
 
 __all__ = [
     "FEATURE_SPACES",

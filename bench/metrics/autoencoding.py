@@ -68,6 +68,7 @@ def finite(name: str, values: dict[str, float]) -> dict[str, float]:
     return values
 
 
+@METRICS.register("reconstruction")
 class Reconstruction(Metric):
     order = 10
     description = "held-out reconstruction error: mean squared error per data dimension"
@@ -82,6 +83,7 @@ class Reconstruction(Metric):
         return finite("reconstruction", {"recon_mse": error.mean().item()})
 
 
+@METRICS.register("elbo")
 class Elbo(Metric):
     order = 11
     description = (
@@ -124,6 +126,7 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> to
     return means.double().var(dim=0) > threshold
 
 
+@METRICS.register("active_units")
 class ActiveUnits(Metric):
     order = 12
     description = (
@@ -163,6 +166,7 @@ def anomaly_scores(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch
     return per_image_squared_error(model, x, None)
 
 
+@METRICS.register("anomaly")
 class Anomaly(Metric):
     order = 13
     description = (
@@ -189,9 +193,3 @@ class Anomaly(Metric):
             raise MetricInputError("anomaly: the held-out split has no labels")
         scores = anomaly_scores(model, x, y)
         return finite("anomaly", {"anomaly_auroc": auroc(scores, y == inputs.spec.anomaly_class)})
-
-
-METRICS.add("reconstruction", Reconstruction())
-METRICS.add("elbo", Elbo())
-METRICS.add("active_units", ActiveUnits())
-METRICS.add("anomaly", Anomaly())

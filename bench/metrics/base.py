@@ -43,7 +43,7 @@ class EvalInputs:
 
 
 class Metric:
-    """Base class of registered metrics. Register an instance: `METRICS.add("fid", Fid())`."""
+    """Base class of registered metrics: `@METRICS.register("fid")` on the subclass."""
 
     description: ClassVar[str] = ""
     directions: ClassVar[dict[str, Direction]] = {}  # every key compute() returns -> better way
@@ -67,4 +67,4 @@ class MetricInputError(ValueError):
     """Inputs a metric cannot be computed on (empty, mismatched, non-finite): names the problem."""
 
 
-METRICS: Registry[Metric] = Registry("metric")
+METRICS: Registry[Metric] = Registry("metric", Metric, instances=True)

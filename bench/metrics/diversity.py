@@ -179,6 +179,7 @@ def ndb(
 # ---------------------------------------------------------------------------- registered
 
 
+@METRICS.register("prdc")
 class Prdc(Metric):
     order = 5
     description = (
@@ -191,6 +192,7 @@ class Prdc(Metric):
         return prdc(inputs.real.features, inputs.fake.features, device=default_device())
 
 
+@METRICS.register("ndb")
 class Ndb(Metric):
     order = 6
     description = (
@@ -209,7 +211,3 @@ class Ndb(Metric):
             )
         values = ndb(real, inputs.fake.features, bins=bins, device=default_device())
         return {"ndb": values["ndb"], "ndb_over_k": values["ndb_over_k"], "ndb_js": values["js"]}
-
-
-METRICS.add("prdc", Prdc())
-METRICS.add("ndb", Ndb())

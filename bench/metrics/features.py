@@ -54,7 +54,7 @@ class FeatureSpace:
         raise NotImplementedError
 
 
-FEATURE_SPACES: Registry[FeatureSpace] = Registry("feature space")
+FEATURE_SPACES: Registry[FeatureSpace] = Registry("feature space", FeatureSpace, instances=True)
 
 
 def batched(
@@ -89,14 +89,12 @@ def with_modes(extract: Extractor) -> Extractor:
     return extract_with_modes
 
 
+@FEATURE_SPACES.register("raw")
 class RawSpace(FeatureSpace):
     description = "flattened data-space coordinates (for low-dimensional data such as 2-D mixtures)"
 
     def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
         return batched(lambda x: (x.reshape(len(x), -1),), device)
-
-
-FEATURE_SPACES.add("raw", RawSpace())
 
 
 # ---------------------------------------------------------------- the domain classifier
@@ -198,6 +196,7 @@ def train_classifier(
     return net.eval().requires_grad_(False)
 
 
+@FEATURE_SPACES.register("classifier")
 class ClassifierSpace(FeatureSpace):
     description = "penultimate layer of a small CNN trained on the dataset's labels (cached)"
     gives_logits = True
@@ -259,9 +258,6 @@ class ClassifierSpace(FeatureSpace):
             raise ValueError("the classifier feature space needs the state returned by fit()")
         net = build_classifier(state).to(device)
         return with_modes(batched(lambda x: net.features_and_logits(x.float()), device))
-
-
-FEATURE_SPACES.add("classifier", ClassifierSpace())
 
 
 # ---------------------------------------------------------------- InceptionV3
@@ -329,6 +325,7 @@ def to_uint8_rgb(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Ten
     return pixels.expand(-1, 3, -1, -1) if pixels.shape[1] == 1 else pixels
 
 
+@FEATURE_SPACES.register("inception")
 class InceptionSpace(FeatureSpace):
     description = (
         "torch-fidelity's InceptionV3 (2048-d pool features, logits for IS); needs its weights file"
@@ -366,9 +363,6 @@ class InceptionSpace(FeatureSpace):
             path = inception_weights_path()
         net = load_inception(path).to(device)
         return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, INCEPTION_BATCH)
-
-
-FEATURE_SPACES.add("inception", InceptionSpace())
 
 
 # ---------------------------------------------------------------- torch-fidelity adapter
@@ -470,6 +464,7 @@ class DigitChannelsSpace(FeatureSpace):
         return with_modes(batched(lambda x: self.measure(net, x), device))
 
 
+@FEATURE_SPACES.register("stacked_classifier")
 class StackedClassifierSpace(DigitChannelsSpace):
     """Stacked MNIST measured digit by digit: the mnist5k classifier runs on each channel alone.
     Features are the three channels' feature vectors side by side (3 × 128); logits are the
@@ -497,9 +492,7 @@ class StackedClassifierSpace(DigitChannelsSpace):
         return feats.reshape(n, -1), joint_log_probs(logp)
 
 
-FEATURE_SPACES.add("stacked_classifier", StackedClassifierSpace())
-
-
+@FEATURE_SPACES.register("paired_target")
 class PairedTargetSpace(DigitChannelsSpace):
     """Paired-domain data (bench.data.paired) measured in the target domain B only, channel 1.
     The classifier is trained on the B images themselves (with the digit labels), once per
@@ -531,6 +524,3 @@ class PairedTargetSpace(DigitChannelsSpace):
     def measure(self, net: ClassifierNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Channel 1 holds the domain-B image of a paired sample.
         return net.features_and_logits(x[:, 1:2].float())
-
-
-FEATURE_SPACES.add("paired_target", PairedTargetSpace())

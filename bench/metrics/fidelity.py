@@ -67,6 +67,7 @@ def frechet_distance(real_feats: ArrayLike, fake_feats: ArrayLike) -> float:
     return max(float(value), 0.0)
 
 
+@METRICS.register("fid")
 class Fid(Metric):
     order = 0
     description = (
@@ -76,9 +77,6 @@ class Fid(Metric):
 
     def compute(self, inputs: EvalInputs) -> dict[str, float]:
         return {"fid": frechet_distance(inputs.real.features, inputs.fake.features)}
-
-
-METRICS.add("fid", Fid())
 
 
 def inception_score(
@@ -134,6 +132,7 @@ def kid(
     return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
 
 
+@METRICS.register("is")
 class InceptionScore(Metric):
     order = 2
     description = "Inception Score of generated samples from the feature space's class logits"
@@ -151,6 +150,7 @@ class InceptionScore(Metric):
         return {"is": mean, "is_std": std}
 
 
+@METRICS.register("kid")
 class Kid(Metric):
     order = 1
     description = "Kernel Inception Distance (unbiased polynomial-kernel MMD²) in the feature space"
@@ -159,7 +159,3 @@ class Kid(Metric):
     def compute(self, inputs: EvalInputs) -> dict[str, float]:
         mean, std = kid(inputs.real.features, inputs.fake.features)
         return {"kid": mean, "kid_std": std}
-
-
-METRICS.add("is", InceptionScore())
-METRICS.add("kid", Kid())

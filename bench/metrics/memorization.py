@@ -148,6 +148,7 @@ def memorization(
     }
 
 
+@METRICS.register("memorization")
 class Memorization(Metric):
     order = 7
     description = (
@@ -172,6 +173,3 @@ class Memorization(Metric):
         # hold held-out and training points.
         cells = max(1, min(CT_CELLS, len(fake) // 40, len(heldout) // 20, len(train) // 20))
         return memorization(train, fake, heldout, cells=cells, device=default_device())
-
-
-METRICS.add("memorization", Memorization())

@@ -104,6 +104,7 @@ def mode_coverage(
     }
 
 
+@METRICS.register("modes")
 class Modes(Metric):
     order = 3
     description = "modes captured, high-quality share and reverse KL on mixtures with known modes"
@@ -119,9 +120,6 @@ class Modes(Metric):
         assert spec.mode_centers is not None and spec.mode_std is not None  # see applies()
         samples = inputs.samples.reshape(len(inputs.samples), -1)
         return mode_coverage(samples, spec.mode_centers, spec.mode_std)
-
-
-METRICS.add("modes", Modes())
 
 
 def class_mode_coverage(mode_ids: torch.Tensor | np.ndarray, num_modes: int) -> dict[str, float]:
@@ -155,6 +153,7 @@ def class_mode_coverage(mode_ids: torch.Tensor | np.ndarray, num_modes: int) -> 
     return {"modes": float((counts > 0).sum()), "reverse_kl": reverse_kl_to_uniform(counts)}
 
 
+@METRICS.register("class_modes")
 class ClassModes(Metric):
     order = 4
     description = "classes (modes) the feature space assigns samples to: how many, how evenly"
@@ -174,6 +173,3 @@ class ClassModes(Metric):
             raise MetricInputError("class_modes: the feature space gave no modes for the samples")
         out = class_mode_coverage(inputs.fake.modes, num_modes)
         return {"class_modes": out["modes"], "class_reverse_kl": out["reverse_kl"]}
-
-
-METRICS.add("class_modes", ClassModes())

@@ -52,6 +52,7 @@ def translation_error(samples: torch.Tensor, transform: str) -> dict[str, float]
     }
 
 
+@METRICS.register("translation")
 class Translation(Metric):
     order = 8
     description = "per-pixel error of translations against the known A -> B transform (L1, MSE)"
@@ -90,6 +91,7 @@ def cycle_sums(model: GenerativeModel, x: torch.Tensor) -> dict[str, float]:
     return totals
 
 
+@METRICS.register("cycle")
 class Cycle(Metric):
     order = 9
     description = "cycle-reconstruction L1 error A->B->A and B->A->B on the held-out pairs"
@@ -107,7 +109,3 @@ class Cycle(Metric):
         if inputs.model is None or inputs.data is None:
             raise MetricInputError("cycle: needs the model and the held-out data")
         return cycle_error(inputs.model, inputs.data.heldout)
-
-
-METRICS.add("translation", Translation())
-METRICS.add("cycle", Cycle())

@@ -1,6 +1,9 @@
-"""Models: importing this package registers every model in `MODELS`."""
+"""Models: importing this package registers every model in `MODELS`, one module each (every
+module of the package is imported; a new model is one new file)."""
 
-from bench.models import autoencoders, cyclegan, gan, gans, progan, stylegan, vae  # noqa: F401  (registration side effects)
 from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.registry import import_submodules
+
+import_submodules(__name__)
 
 __all__ = ["MODELS", "Batch", "GenerativeModel", "HParams"]

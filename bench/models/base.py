@@ -92,4 +92,4 @@ class GenerativeModel(nn.Module):
         return next(self.parameters()).device
 
 
-MODELS: Registry[type[GenerativeModel]] = Registry("model")
+MODELS: Registry[type[GenerativeModel]] = Registry("model", GenerativeModel)
