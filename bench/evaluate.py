@@ -140,6 +140,7 @@ class Evaluator:
         self.n_samples = n_samples
         space = FEATURE_SPACES.get(assets.spec.feature_space)
         self.extract = space.extractor(assets.feature_state, assets.info, device)
+        self.prepared = {name: metric.prepare(assets.reference) for name, metric in self.metrics}
 
     def __call__(self, model: GenerativeModel, step: int, seed: int) -> Evaluation:
         model.fit_sampler(self.assets.splits)
@@ -171,7 +172,7 @@ class Evaluator:
                 evaluation.not_computable[name] = "needs the model, not only its samples"
                 continue
             try:
-                evaluation.values.update(metric.compute(inputs))
+                evaluation.values.update(metric.compute(inputs, self.prepared[name]))
             except MetricInputError as exc:
                 evaluation.not_computable[name] = str(exc)
         return evaluation

@@ -77,7 +77,7 @@ class Reconstruction(Metric):
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
         return lacks(model, "reconstruct", "reconstruction")
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         x, y, model = heldout(inputs)
         error = per_image_squared_error(model, x, y)
         return finite("reconstruction", {"recon_mse": error.mean().item()})
@@ -97,7 +97,7 @@ class Elbo(Metric):
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
         return lacks(model, "importance_nll", "the ELBO")
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         x, y, model = heldout(inputs)
         gen = torch.Generator(device=model.device).manual_seed(EVAL_SEED)
 
@@ -138,7 +138,7 @@ class ActiveUnits(Metric):
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
         return lacks(model, "importance_nll", "active_units (a VAE's posterior)")
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         x, y, model = heldout(inputs)
 
         with inference(model):
@@ -187,7 +187,7 @@ class Anomaly(Metric):
             )
         return lacks(model, "reconstruct", "anomaly detection")
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         x, y, model = heldout(inputs, limit=len(inputs.data.heldout) if inputs.data else 0)
         if y is None:
             raise MetricInputError("anomaly: the held-out split has no labels")

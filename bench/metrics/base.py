@@ -5,7 +5,7 @@ those functions and declares which way each reported value is better."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 
@@ -51,6 +51,11 @@ class Metric:
     # its leaderboard, so sample quality (FID) comes first.
     order: ClassVar[int] = 100
 
+    def prepare(self, reference: Features) -> Any:
+        """Work that depends on the reference set alone (its k-NN radii, its bins), done once per
+        evaluator and handed back to every `compute` as `prepared`; None when there is none."""
+        return None
+
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         """Why this metric cannot be computed on such a dataset, or None when it can."""
         return None
@@ -59,7 +64,7 @@ class Metric:
         """Why this metric cannot measure such a model (e.g. reconstruction of a GAN), or None."""
         return None
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         raise NotImplementedError
 
 

@@ -8,6 +8,7 @@ the work that depends on it alone (its k-NN radii, its k-means bins) is memoised
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -188,7 +189,7 @@ class Prdc(Metric):
     )
     directions = {"precision": "max", "recall": "max", "density": "max", "coverage": "max"}
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         return prdc(inputs.real.features, inputs.fake.features, device=default_device())
 
 
@@ -201,7 +202,7 @@ class Ndb(Metric):
     )
     directions = {"ndb": "min", "ndb_over_k": "min", "ndb_js": "min"}
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         real = inputs.real.features
         bins = min(NDB_BINS, len(real) // NDB_MIN_PER_BIN)
         if bins < 2:

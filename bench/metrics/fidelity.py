@@ -4,6 +4,8 @@ torch-fidelity's numbers; this module adds input checks and the adaptations note
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch_fidelity.metric_fid import (
@@ -75,7 +77,7 @@ class Fid(Metric):
     )
     directions = {"fid": "min"}
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         return {"fid": frechet_distance(inputs.real.features, inputs.fake.features)}
 
 
@@ -143,7 +145,7 @@ class InceptionScore(Metric):
             return f"needs a feature space with class logits, not '{spec.feature_space}'"
         return None
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         if inputs.fake.logits is None:
             raise MetricInputError("is: the feature space gave no logits for the samples")
         mean, std = inception_score(inputs.fake.logits)
@@ -156,6 +158,6 @@ class Kid(Metric):
     description = "Kernel Inception Distance (unbiased polynomial-kernel MMD²) in the feature space"
     directions = {"kid": "min", "kid_std": "min"}
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         mean, std = kid(inputs.real.features, inputs.fake.features)
         return {"kid": mean, "kid_std": std}

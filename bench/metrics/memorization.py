@@ -14,6 +14,7 @@ lies; a copying model puts them much closer.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -162,7 +163,7 @@ class Memorization(Metric):
         "ct": "max",
     }
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         if inputs.heldout is None:
             raise MetricInputError(
                 f"{NAME}: needs the held-out split's features (EvalInputs.heldout is None)"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,7 +116,7 @@ class Modes(Metric):
             return "needs a dataset with known mode centres such as ring8 or grid25"
         return None
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         spec = inputs.spec
         assert spec.mode_centers is not None and spec.mode_std is not None  # see applies()
         samples = inputs.samples.reshape(len(inputs.samples), -1)
@@ -166,7 +167,7 @@ class ClassModes(Metric):
             return f"needs a feature space that assigns modes, not '{spec.feature_space}'"
         return None
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         num_modes = inputs.spec.num_modes
         assert num_modes is not None  # see applies()
         if inputs.fake.modes is None:

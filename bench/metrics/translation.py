@@ -6,7 +6,7 @@ wrong digit, or the right digit drawn differently, scores well on FID)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -61,7 +61,7 @@ class Translation(Metric):
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         return None if info.pairing is not None else NOT_PAIRED
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         assert inputs.info.pairing is not None  # see applies()
         return translation_error(inputs.samples, inputs.info.pairing)
 
@@ -105,7 +105,7 @@ class Cycle(Metric):
             return None
         return "needs a model with two translators (cycle_reconstruct), such as cyclegan"
 
-    def compute(self, inputs: EvalInputs) -> dict[str, float]:
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         if inputs.model is None or inputs.data is None:
             raise MetricInputError("cycle: needs the model and the held-out data")
         return cycle_error(inputs.model, inputs.data.heldout)

@@ -24,6 +24,18 @@ class HParams(BaseModel):
     lr: float = Field(2e-4, gt=0.0, description="Adam learning rate")
 
 
+DiagnosticRole = Literal["loss", "grad_norm", "d_real", "d_fake", "other"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One value `train_step` logs: what it means, and the role the stability metric reads it in
+    (losses oscillate, gradient norms explode or vanish, D(x) and D(G(z)) saturate)."""
+
+    meaning: str
+    role: DiagnosticRole = "other"
+
+
 @dataclass
 class Batch:
     x: torch.Tensor  # (B, *info.shape) in data space
@@ -43,6 +55,9 @@ class GenerativeModel(nn.Module):
     # (least-squares, hinge, Wasserstein critics); None for models without a discriminator.
     # The stability metrics only judge discriminator saturation on probabilities.
     discriminator_probabilities: bool | None = None
+    # Every key train_step returns -> its meaning and role; `bench list models NAME` prints it and
+    # the stability metric reads the roles (never guesses from key names).
+    diagnostics: ClassVar[dict[str, Diagnostic]] = {}
 
     def __init__(self, hparams: HParams, info: DataInfo) -> None:
         super().__init__()
