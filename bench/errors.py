@@ -3,6 +3,8 @@ traceback; anything else reaching the CLI is a bug and keeps its traceback."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class BenchError(Exception):
     """An error the user can act on."""
@@ -33,3 +35,11 @@ class SuiteErrors(SuiteError):
             "- " + e.message().replace("\n", "\n  ") for e in errors
         )
         super().__init__(what)
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    """A path into a suite as the user reads it: ('models', 0, 'lr') -> models[0].lr."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text

@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator, embed_dataset, prepare_dataset
 from bench.metrics import METRICS
 from bench.registry import suggest
-from bench.results import Leaderboard, Row
+from bench.results.aggregate import Leaderboard, Row
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 ARRAY_KEYS = ("samples", "x", "images", "arr_0")  # tried in order inside an .npz

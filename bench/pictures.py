@@ -7,19 +7,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bench.data.base import DataInfo
 from bench.evaluate import DatasetAssets, Evaluation
 from bench.metrics.modes import high_quality_counts
 from bench.models.base import GenerativeModel
-from bench.report import (
-    PREVIEW_POINTS,
-    _grid,
-    latent_traversal_png,
-    png_bytes,
-    preview,
-    pyplot,
-    samples_png,
-)
+from bench.plots import image_grid, png_bytes, pyplot, samples_png
 
+PREVIEW_IMAGES = 64  # a grid of 8 x 8
+PREVIEW_POINTS = 2000
 NEIGHBOUR_ROWS = 8  # generated images shown
 NEIGHBOURS = 4  # nearest training images beside each
 
@@ -50,7 +45,7 @@ def neighbours_png(fake: np.ndarray, neighbours: np.ndarray) -> bytes:
     plt = pyplot()
     rows = np.concatenate([fake[:, None], neighbours], axis=1)  # (r, 1 + k, C, H, W)
     tiles = displayable(rows.reshape(-1, *rows.shape[2:]))
-    fig = _grid(plt, tiles, None, cols=rows.shape[1])
+    fig = image_grid(plt, tiles, None, cols=rows.shape[1])
     fig.suptitle("generated (left) and its nearest training images", fontsize=8)
     return png_bytes(plt, fig)
 
@@ -130,3 +125,59 @@ def trial_pictures(
         if traversal is not None:
             pictures["traversal.png"] = traversal
     return pictures
+
+
+# --- latent traversal -------------------------------------------------------------------------
+
+
+def preview(samples: torch.Tensor | None, info: DataInfo) -> np.ndarray | None:
+    """The few samples a trial sends back for its picture (the rest never leave the worker)."""
+    if samples is None:
+        return None
+    keep = PREVIEW_IMAGES if info.kind == "image" else PREVIEW_POINTS
+    return samples[:keep].numpy()
+
+
+TRAVERSAL_UNITS = 10  # rows: the latent units that vary most under the model's sampler
+
+
+TRAVERSAL_STEPS = 9  # columns: from -TRAVERSAL_SPREAD to +TRAVERSAL_SPREAD stds of that unit
+
+
+TRAVERSAL_SPREAD = 2.5
+
+
+TRAVERSAL_PROBE = 1000  # codes drawn to measure each unit's centre and spread
+
+
+def latent_traversal(model, info: DataInfo, generator: torch.Generator) -> np.ndarray | None:
+    """Decoded latent traversals (rows x steps, *info.shape): one code drawn from the model's
+    sampler (its prior, or the density fitted on its codes); row r sweeps one unit from its
+    centre - 2.5 std to + 2.5 std, the other units held. None for non-image data or a model
+    without `sample_codes` and `decode` (e.g. a GAN)."""
+    from bench.models.nets import inference
+
+    sample_codes, decode = getattr(model, "sample_codes", None), getattr(model, "decode", None)
+    if info.kind != "image" or not (callable(sample_codes) and callable(decode)):
+        return None
+    with inference(model):
+        probe = sample_codes(TRAVERSAL_PROBE, generator)
+        centre, spread = probe.mean(0), probe.std(0)
+        units = spread.argsort(descending=True)[:TRAVERSAL_UNITS]
+        unit = units.repeat_interleave(TRAVERSAL_STEPS)
+        offsets = torch.linspace(-TRAVERSAL_SPREAD, TRAVERSAL_SPREAD, TRAVERSAL_STEPS)
+        offsets = offsets.to(probe.device).repeat(len(units))
+        codes = probe[:1].repeat(len(unit), 1)
+        rows = torch.arange(len(unit), device=probe.device)
+        codes[rows, unit] = centre[unit] + offsets * spread[unit]
+        images = decode(codes)
+    return images.detach().cpu().float().numpy()
+
+
+def latent_traversal_png(model, info: DataInfo, generator: torch.Generator) -> bytes | None:
+    """PNG bytes of `latent_traversal` as a grid, one unit per row; None where it is None."""
+    images = latent_traversal(model, info, generator)
+    if images is None:
+        return None
+    plt = pyplot()
+    return png_bytes(plt, image_grid(plt, images, None, cols=TRAVERSAL_STEPS))

@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from bench.results import FINAL, TrialRecord
+from bench.results.record import FINAL, TrialRecord
 
 FAILED = ("diverged", "error", "failed")
 

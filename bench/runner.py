@@ -1,16 +1,13 @@
-"""Ray Tune wiring only: connect, prepare datasets once, schedule one Tune trial per bench trial
-(with its resources, retries from checkpoints, an optional early-stopping scheduler), hand every
-report to the results store, the tracker and the progress view as it arrives, and resume a run
-whose driver died."""
+"""Ray Tune wiring, and the only module that knows Ray: connect to a cluster, put each dataset in
+the object store once, schedule one Tune trial per bench trial (with its resources, retries from
+checkpoints, an optional early-stopping scheduler), and hand every report to the driver's records
+as it arrives (RunCallback). bench.driver runs a whole suite with these pieces."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import socket
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +16,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench import checkpoint
+from bench.capacity import check_reachable, trials_per_node
 from bench.errors import BenchError
-from bench.evaluate import DatasetAssets, prepare_dataset
+from bench.evaluate import DatasetAssets
 from bench.plugins import import_plugins, plugin_modules
 from bench.progress import ProgressView
-from bench.results import FINAL, Leaderboard, RunStore, TrialRecord, ensure_writable
-from bench.suite import Suite, Trial, reported_keys
-from bench.tracking import Tracker, make_tracker, require_wandb_login
+from bench.results.record import FINAL, TrialRecord
+from bench.results.store import RunStore
+from bench.suite.plan import reported_keys
+from bench.suite.schema import Suite
+from bench.tracking import Tracker
 from bench.train import run_trial
+from bench.trial import Trial
 
 # Tune's own JSON/CSV/TensorBoard loggers would duplicate the results store (and choke on sample
 # arrays); bench writes results itself through RunCallback.
@@ -42,20 +43,6 @@ os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_
 
 BULKY_RESULT_FIELDS = ("history", "pictures", "traceback", "restored")
 KEEP_CHECKPOINTS = 2  # the latest, and the previous one to fall back to when it is corrupted
-
-
-@dataclass
-class RunOutcome:
-    store: RunStore
-    board: Leaderboard
-    counts: dict[str, int]
-    warnings: list[str]
-    status: str  # "complete", or "interrupted" when the driver was stopped before the end
-
-    @property
-    def all_completed(self) -> bool:
-        """Trials stopped early by the scheduler did what the suite asked of them."""
-        return set(self.counts) <= {"completed", "stopped"}
 
 
 # --- on the workers ------------------------------------------------------------------------------
@@ -120,147 +107,6 @@ class TuneReport:
 
 
 # --- on the driver -------------------------------------------------------------------------------
-
-
-def run_suite(
-    suite: Suite,
-    trials: list[Trial],
-    results_root: Path,
-    address: str | None = None,
-    wandb_mode: str | None = None,
-    console: Console | None = None,
-    resume: Path | None = None,
-) -> RunOutcome:
-    """Everything that can fail on the user's input (address, capacity, data, credentials, a run
-    to resume that is not this suite's) fails before the run folder is created or touched; once
-    it is, every report lands on disk as it arrives. With `resume`, trials already finished in
-    that run folder are kept as they are and the rest continue from their checkpoints."""
-    console = console or Console()
-    store = plan = None
-    if resume is not None:
-        store = RunStore.open(resume)
-        ensure_writable(store.path)
-        plan = plan_resume(store, trials)
-    else:
-        ensure_writable(Path(results_root) / suite.name)
-    mode = wandb_mode or suite.tracking.wandb
-    if mode == "online":
-        require_wandb_login()
-    todo = [t for t in trials if plan is None or t.trial_id not in plan.finished]
-    # a resumed run with nothing left to do needs no cluster: it only rewrites its leaderboard
-    started_ray = connect(address, suite.resources.request()) if todo else False
-    try:
-        assets = prepare_assets(suite, todo, console)
-        if store is None:
-            store = RunStore.create(results_root, suite, len(trials))
-            plan = ResumePlan({}, {})
-        else:
-            store.reopen()
-            console.print(
-                f"resuming {store.path}: {len(plan.finished)} of {len(trials)} trials already "
-                f"finished, {len(todo)} to go ({sum(map(bool, plan.points.values()))} from a "
-                "checkpoint)"
-            )
-        console.print(f"run folder: {store.path}")
-        return execute(suite, trials, store, assets, mode, console, plan)
-    finally:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
-
-
-@dataclass
-class ResumePlan:
-    finished: dict[str, dict[str, Any]]  # trial id -> metrics.json of trials left as they are
-    points: dict[str, list[str]]  # trial id -> checkpoint folders it may continue from
-
-
-def plan_resume(store: RunStore, trials: list[Trial]) -> ResumePlan:
-    """What an earlier driver finished, and where the rest may continue from. The suite must be
-    the one the run was made with: the same trials, with the same configs."""
-    stored = store.stored_trials()
-    expected = {t.trial_id: t.to_dict() for t in trials}
-    suite = store.meta().get("suite")
-    if stored.keys() != expected.keys():
-        missing, extra = sorted(expected.keys() - stored.keys()), sorted(stored.keys() - expected)
-        detail = f"{len(missing)} of its trials are not in the run" if missing else ""
-        detail += ("; " if detail and extra else "") + (
-            f"the run has {len(extra)} trials the suite lacks" if extra else ""
-        )
-        raise BenchError(
-            f"{store.path} is a run of suite '{suite}' with other trials than this suite "
-            f"({detail}; e.g. {(missing or extra)[0]})",
-            fix="resume with the suite file the run was made with (its copy is suite.yaml in the "
-            "run folder), or start a new run without --resume",
-        )
-    changed = [tid for tid, (config, _) in stored.items() if config != expected[tid]]
-    if changed:
-        config = stored[changed[0]][0]
-        keys = sorted(k for k in config if config[k] != expected[changed[0]].get(k))
-        raise BenchError(
-            f"{store.path}: trial {changed[0]} was run with other settings than this suite "
-            f"gives it (differs in {', '.join(keys)})",
-            fix="resume with the suite file the run was made with (its copy is suite.yaml in the "
-            "run folder), or start a new run without --resume",
-        )
-    finished = {tid: m for tid, (_, m) in stored.items() if m.get("status") in FINAL}
-    points = {
-        tid: [str(p) for p in store.checkpoints(tid)] for tid in expected if tid not in finished
-    }
-    return ResumePlan(finished, points)
-
-
-def execute(
-    suite: Suite,
-    trials: list[Trial],
-    store: RunStore,
-    assets: dict[str, DatasetAssets],
-    mode: str,
-    console: Console,
-    plan: ResumePlan | None = None,
-) -> RunOutcome:
-    plan = plan or ResumePlan({}, {})
-    tracking = suite.tracking
-    tracker = make_tracker(mode, tracking.project, tracking.entity, store.run_id, store.path)
-    records = {
-        t.trial_id: TrialRecord.from_metrics(t, plan.finished[t.trial_id])
-        if t.trial_id in plan.finished
-        else TrialRecord(t)
-        for t in trials
-    }
-    progress = ProgressView(console, records, reported_keys(suite))
-    callback = RunCallback(store, records, tracker, assets, console, progress)
-    try:
-        with progress:
-            if any(r.status not in FINAL for r in records.values()):
-                fit(suite, store, callback, plan.points)
-        if callback.write_error is not None:
-            raise callback.write_error
-    except BaseException:
-        # the disk that stopped the run may refuse this too; the trial files are kept anyway
-        with contextlib.suppress(OSError):
-            store.mark("interrupted", count_statuses(records.values()))
-        raise
-    finally:
-        warnings = tracker.close()
-    counts = count_statuses(records.values())
-    finished = all(r.status in FINAL for r in records.values())
-    status = "complete" if finished else "interrupted"
-    return RunOutcome(store, store.finish(status, counts), counts, warnings, status)
-
-
-def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[str, DatasetAssets]:
-    """Load every dataset and fit its feature space once, on the driver."""
-    assets = {}
-    for ref in suite.datasets:
-        if ref.label in assets or not any(t.dataset_label == ref.label for t in trials):
-            continue
-        console.print(f"preparing dataset {ref.label} …")
-        assets[ref.label] = prepare_dataset(
-            ref.name, ref.params, ref.label, suite.budget.eval_samples
-        )
-    return assets
 
 
 def put_datasets(assets: dict[str, DatasetAssets]) -> dict[str, Any]:
@@ -335,13 +181,6 @@ def make_scheduler(suite: Suite) -> Any:
 
 def trial_id_of(tune_trial: Any) -> str:
     return tune_trial.config["trial"]["trial_id"]
-
-
-def count_statuses(records: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record.status] = counts.get(record.status, 0) + 1
-    return counts
 
 
 class RunCallback(Callback):
@@ -490,44 +329,7 @@ def connect(address: str | None, request: dict[str, float]) -> bool:
     return True
 
 
-def check_reachable(address: str, timeout_s: float = 5.0) -> None:
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise BenchError(
-            f"'{address}' is not a Ray address",
-            fix="use auto, HOST:PORT (e.g. 10.0.0.5:6379) or ray://HOST:10001",
-        )
-    try:
-        with socket.create_connection((host, int(port)), timeout=timeout_s):
-            pass
-    except OSError as exc:
-        raise BenchError(
-            f"no Ray cluster answers at {address}: {exc.strerror or exc}",
-            fix="start the cluster's head with `ray start --head` and pass the address it prints "
-            "(`ray status` on the head shows it), or drop --address to run on this machine",
-        ) from None
-
-
 # Ray accounts resources in units of 1/10000, so 0.1 GPU times ten is exactly one GPU there.
-RAY_RESOURCE_UNIT = 10_000
-
-
-def trials_per_node(node: dict[str, float], request: dict[str, float]) -> int:
-    """How many trials asking for `request` one node holds at once: the scarcest resource decides
-    (a 0.25 GPU trial packs four to a GPU, if the node has the CPUs for four)."""
-    fits = []
-    for name, amount in request.items():
-        if amount <= 0:
-            continue
-        need = round(amount * RAY_RESOURCE_UNIT)
-        have = round(node.get(name, 0.0) * RAY_RESOURCE_UNIT)
-        fits.append(have // need)
-    return min(fits) if fits else 0
-
-
-def concurrency(nodes: list[dict[str, float]], request: dict[str, float]) -> int:
-    """Trials the whole cluster runs at once."""
-    return sum(trials_per_node(node, request) for node in nodes)
 
 
 def check_capacity(request: dict[str, float], address: str | None) -> None:
@@ -547,3 +349,9 @@ def check_capacity(request: dict[str, float], address: str | None) -> None:
         f"each trial asks for {asked}, but no node of {where} has that (largest: {has})",
         fix="lower `resources` in the suite, or run on a cluster with bigger nodes",
     )
+
+
+def disconnect() -> None:
+    import ray
+
+    ray.shutdown()

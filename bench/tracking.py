@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import BenchError
-from bench.results import TrialRecord
+from bench.results.record import TrialRecord
 
 
 class Tracker:

@@ -31,7 +31,7 @@ from bench.evaluate import DatasetAssets, Evaluation, Evaluator
 from bench.metrics.stability import stability
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.pictures import trial_pictures
-from bench.suite import Trial
+from bench.trial import Trial
 
 RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
 Report = Callable[[dict[str, Any]], None]

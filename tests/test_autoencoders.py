@@ -28,7 +28,7 @@ from bench.metrics.autoencoding import active_units, auroc
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.coders import ConvDecoder, ConvEncoder, conv_sides
 from bench.models.density import CodeDensity
-from bench.report import latent_traversal, latent_traversal_png
+from bench.pictures import latent_traversal, latent_traversal_png
 from bench.suite import parse_suite
 
 PRIORLESS = [

@@ -7,7 +7,7 @@ import pytest
 
 from bench import checkpoint
 from bench.evaluate import prepare_dataset
-from bench.results import TrialRecord
+from bench.results.record import TrialRecord
 from bench.suite import expand, parse_suite
 from bench.train import COMPLETED, RUNNING, run_trial
 

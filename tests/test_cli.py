@@ -111,7 +111,7 @@ def test_auto_address_without_a_running_cluster_is_a_clear_error(tmp_path, monke
 
 def make_run(tmp_path, text: str):
     """A run folder as a driver leaves it before any trial reports."""
-    from bench.results import RunStore
+    from bench.results.store import RunStore
     from bench.suite import expand, parse_suite
 
     suite = parse_suite(text)

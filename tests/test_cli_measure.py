@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from bench.cli import EXIT_NOT_REPRODUCED, EXIT_USAGE, app
 from bench.data import DATASETS
-from bench.results import RunStore, TrialRecord
+from bench.results.record import TrialRecord
+from bench.results.store import RunStore
 from bench.suite import expand, load_suite
 from tests.conftest import TINY_SUITE, write_suite
 

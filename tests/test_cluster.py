@@ -87,7 +87,7 @@ def remove_node_when_paused(cluster, marker: Path, removed: list[str]) -> None:
 
 
 def test_trials_spread_survive_a_lost_node_and_a_dead_worker(cluster, tmp_path):
-    from bench.runner import run_suite
+    from bench.driver import run_suite
 
     suite = parse_suite(SUITE.format(tmp=tmp_path, common=COMMON))
     trials = expand(suite)

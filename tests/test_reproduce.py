@@ -12,21 +12,17 @@ from pydantic import ValidationError
 
 from bench.errors import BenchError
 from bench.metrics import Features
-from bench.reproduce import (
-    Published,
-    PublishedEntry,
-    ReferenceCheck,
+from bench.published import Published, PublishedEntry, ReferenceCheck, check_published, deviations
+from bench.report.reproduction import reproduction_markdown
+from bench.reproduce.compare import (
     all_matched,
-    check_published,
     check_run_for_suite,
     compare,
     comparisons_json,
-    deviations,
     judge_reference,
     measure_reference,
-    reproduction_markdown,
-    write_reproduction,
 )
+from bench.reproduce.run import write_reproduction
 from bench.suite import Trial
 
 SOURCE = {"paper": "Lin et al. 2018 (PacGAN)", "table": "Table 2"}
@@ -298,7 +294,7 @@ def test_deviations_are_computed_from_the_trials():
 
 def test_a_stored_run_is_compared_and_written(tmp_path):
     """The results layout as bench run leaves it: trials/<id>/config.json and metrics.json."""
-    from bench.results import load_trials
+    from bench.results.layout import load_trials
 
     for t, metrics in run([6.0, 6.5, 7.0]):
         folder = tmp_path / "trials" / t.trial_id

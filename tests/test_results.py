@@ -9,14 +9,11 @@ import pytest
 
 from bench.errors import BenchError
 from bench.io import write_json
-from bench.results import (
-    RUN_FILE,
-    TrialRecord,
-    aggregate,
-    ensure_writable,
-    find_run,
-    history_csv,
-)
+from bench.report.markdown import leaderboard_markdown
+from bench.results.aggregate import aggregate
+from bench.results.layout import RUN_FILE, find_run
+from bench.results.record import TrialRecord
+from bench.results.store import ensure_writable, history_csv
 from bench.suite import expand, parse_suite
 
 SUITE = """\
@@ -98,7 +95,7 @@ def test_leaderboard_groups_seeds_and_ranks_by_the_first_metric(tmp_path):
     assert best.mean("fid") == pytest.approx(1.5)
     assert best.std("fid") == pytest.approx(statistics.stdev([1.0, 2.0]))
     assert worst.mean("fid") == pytest.approx(5.0) and worst.rank == 2
-    text = board.to_markdown()
+    text = leaderboard_markdown(board)
     assert "5 ± 1" in text and "1.5 ± 0.71" in text and "fid ↓" in text and "modes ↑" in text
     assert "loss_d became nan" in text
     csv_lines = board.to_csv().splitlines()
@@ -110,7 +107,7 @@ def test_an_unfinished_run_is_marked_incomplete(tmp_path):
     run, _ = fake_run(tmp_path, [4.0, 6.0], status="running")
     board = aggregate(run)
     assert "2 of 6 trials finished" in board.incomplete
-    assert "incomplete" in board.to_markdown()
+    assert "incomplete" in leaderboard_markdown(board)
 
 
 def test_find_run_picks_the_newest_run_of_a_suite(tmp_path):

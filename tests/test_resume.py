@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 from bench.cli import app
 from bench.evaluate import prepare_dataset
 from bench.plugins import PLUGINS_ENV
-from bench.results import RunStore, TrialRecord
+from bench.results.record import TrialRecord
+from bench.results.store import RunStore
 from bench.suite import expand, load_suite
 from bench.train import run_trial
 from tests.conftest import write_suite

@@ -9,16 +9,12 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
+from bench.capacity import concurrency, trials_per_node
 from bench.errors import BenchError
 from bench.evaluate import prepare_dataset
-from bench.results import RunStore, TrialRecord
-from bench.runner import (
-    RunCallback,
-    check_capacity,
-    concurrency,
-    trials_per_node,
-    tune_resources,
-)
+from bench.results.record import TrialRecord
+from bench.results.store import RunStore
+from bench.runner import RunCallback, check_capacity, tune_resources
 from bench.suite import expand, parse_suite
 from bench.tracking import Tracker
 

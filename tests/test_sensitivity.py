@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.sensitivity import sensitivities, sensitivity_markdown
+from bench.report.markdown import sensitivity_markdown
+from bench.results.sensitivity import sensitivities
 from bench.suite import expand, parse_suite
 
 SUITE = """\

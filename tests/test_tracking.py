@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import BenchError
-from bench.results import TrialRecord
+from bench.results.record import TrialRecord
 from bench.suite import expand, parse_suite
 from bench.tracking import WandbTracker, merged_history, require_wandb_login, wandb_config
 

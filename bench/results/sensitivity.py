@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from bench.suite import Trial
+from bench.trial import Trial
 
 
 @dataclass
@@ -82,29 +82,3 @@ def one_hparam(
         means={k: statistics.fmean(v) for k, v in by_value.items()},
         counts={k: len(v) for k, v in by_value.items()},
     )
-
-
-def sensitivity_markdown(items: list[Sensitivity], directions: dict[str, str]) -> list[str]:
-    """Markdown lines of the sensitivity section (empty when no grid varies anything)."""
-    if not items:
-        return []
-    lines = [
-        "## Hyperparameter sensitivity",
-        "",
-        "Mean final score per value of each grid hyperparameter (over the other grid axes and "
-        "the seeds); *range* is the largest minus the smallest mean.",
-        "",
-        "| dataset | model | hyperparameter | metric | mean per value | range |",
-        "|---|---|---|---|---|---|",
-    ]
-    for s in items:
-        better = max if directions.get(s.metric) == "max" else min
-        top = better(s.means, key=s.means.__getitem__)
-        per_value = ", ".join(
-            f"{'**' if k == top else ''}{k}: {v:.4g}{'**' if k == top else ''} (n={s.counts[k]})"
-            for k, v in s.means.items()
-        )
-        lines.append(
-            f"| {s.dataset} | {s.model} | {s.hparam} | {s.metric} | {per_value} | {s.spread:.4g} |"
-        )
-    return lines + [""]

@@ -1,0 +1,121 @@
+"""Commands that read and never train: `bench validate`, `bench list`, `bench leaderboard`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bench.cli.common import (
+    EXIT_USAGE,
+    BoardFormat,
+    Kind,
+    app,
+    out,
+    print_error,
+    user_errors,
+)
+from bench.errors import BenchError
+
+
+@app.command()
+@user_errors
+def validate(
+    suites: Annotated[list[Path], typer.Argument(help="one or more suite YAML files")],
+) -> None:
+    """Check suite files without running anything: exit 0 when all are valid."""
+    from bench.suite.load import load_suite
+
+    failed = 0
+    for path in suites:
+        try:
+            trials = load_suite(path).trials
+        except BenchError as exc:
+            failed += 1
+            print_error("invalid", exc)
+            continue
+        out.print(f"[green]valid:[/green] {path} ({len(trials)} trials)")
+    if failed:
+        raise typer.Exit(EXIT_USAGE)
+
+
+@app.command("list")
+@user_errors
+def list_(
+    kind: Annotated[Kind | None, typer.Argument(help="models, datasets or metrics")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="a model or dataset name: show its parameters with their defaults"),
+    ] = None,
+) -> None:
+    """List what is available, one line of description each; with a name, its parameters."""
+    if kind is not None and name is not None:
+        print_parameters(kind, name)
+        return
+    for chosen in [kind] if kind else list(Kind):
+        table = Table(title=chosen.value, title_justify="left")
+        table.add_column("name")
+        table.add_column("description")
+        for name, description in registry(chosen).describe():
+            table.add_row(name, description)
+        out.print(table)
+
+
+def print_parameters(kind: Kind, name: str) -> None:
+    """The hyperparameters of a model (or parameters of a dataset): name, default, description."""
+    entry = registry(kind).get(name)
+    schema = getattr(entry, "HParams", None) or getattr(entry, "Params", None)
+    if schema is None:
+        raise BenchError(
+            f"{kind.value} '{name}' takes no parameters",
+            fix="parameters are listed for models and datasets",
+        )
+    table = Table(title=f"{name}: {entry.description}", title_justify="left")
+    for column in ("parameter", "default", "meaning"):
+        table.add_column(column, overflow="fold")
+    for field_name, field in schema.model_fields.items():
+        default = (
+            "required"
+            if field.is_required()
+            else repr(field.get_default(call_default_factory=True))
+        )
+        table.add_row(field_name, default, field.description or "")
+    out.print(table)
+
+
+def registry(kind: Kind):
+    import bench.data
+    import bench.metrics
+    import bench.models
+
+    return {
+        Kind.models: bench.models.MODELS,
+        Kind.datasets: bench.data.DATASETS,
+        Kind.metrics: bench.metrics.METRICS,
+    }[kind]
+
+
+@app.command()
+@user_errors
+def leaderboard(
+    path: Annotated[Path, typer.Argument(help="results/<suite> (newest run) or a run folder")],
+    format: Annotated[
+        BoardFormat, typer.Option("--format", help="table, md or csv")
+    ] = BoardFormat.table,
+) -> None:
+    """Rank a run's trials, mean ± std over seeds, from the files on disk."""
+    from bench.report.markdown import leaderboard_markdown
+    from bench.report.terminal import print_leaderboard
+    from bench.results.aggregate import aggregate
+    from bench.results.layout import find_run
+
+    board = aggregate(find_run(path))
+    if format is BoardFormat.table:
+        print_leaderboard(board, out)
+    else:
+        sys.stdout.write(
+            leaderboard_markdown(board) if format is BoardFormat.md else board.to_csv()
+        )

@@ -1,0 +1,88 @@
+"""A whole reproduction: a finished run of a suite against its published section, written as
+reproduction.md and reproduction.json into the run folder."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.io import write_json, write_text
+from bench.published import Published, deviations, resolve_dataset
+from bench.report.reproduction import reproduction_markdown
+from bench.reproduce.compare import (
+    Comparison,
+    all_matched,
+    check_run_for_suite,
+    compare,
+    comparisons_json,
+    judge_reference,
+    measure_reference,
+)
+from bench.suite.schema import Suite
+from bench.trial import Trial
+
+
+def write_reproduction(
+    folder: Path,
+    comparisons: Sequence[Comparison],
+    published: Published,
+    *,
+    title: str,
+    deviations: list[str],
+) -> Path:
+    """reproduction.md and reproduction.json into `folder` (atomically); the markdown's path."""
+    text = reproduction_markdown(comparisons, published, title=title, deviations=deviations)
+    write_json(
+        Path(folder) / "reproduction.json",
+        {
+            "title": title,
+            "all_matched": all_matched(comparisons),
+            "threshold": published.threshold,
+            "deviations": deviations,
+            "comparisons": comparisons_json(comparisons),
+        },
+    )
+    return write_text(Path(folder) / "reproduction.md", text)
+
+
+def reference_comparisons(suite: Suite, trials: Sequence[Trial]) -> list[Comparison]:
+    """Every reference check of the suite, measured on the dataset's whole training split against
+    its held-out split in the dataset's feature space."""
+    from bench.evaluate import prepare_dataset
+
+    assert suite.published is not None
+    found = []
+    for check in suite.published.reference_checks:
+        label = resolve_dataset(check.dataset, trials)
+        ref = next(d for d in suite.datasets if d.label == label)
+        assets = prepare_dataset(ref.name, ref.params, label, n_reference=sys.maxsize)
+        values = measure_reference(check, assets.reference, assets.heldout)
+        found.append(judge_reference(check, values, suite.published.threshold))
+    return found
+
+
+def reproduce_run(suite: Suite, run_dir: Path) -> tuple[list[Comparison], Path]:
+    """Compare the finished run in `run_dir` with the suite's published section; writes
+    reproduction.md/.json into the run folder. Returns the comparisons and the markdown's path."""
+    from bench.results.layout import load_trials
+
+    if suite.published is None:
+        raise BenchError(
+            f"suite '{suite.name}' has no `published:` section, so there is nothing to reproduce",
+            where=str(suite.source or suite.name),
+            fix="add published entries (see suites/published/*.yaml) or use `bench run`",
+        )
+    check_run_for_suite(suite.name, run_dir)
+    trials = suite.trials
+    comparisons = compare(suite.published, load_trials(run_dir))
+    comparisons += reference_comparisons(suite, trials)
+    path = write_reproduction(
+        run_dir,
+        comparisons,
+        suite.published,
+        title=f"{suite.name} / {run_dir.name}",
+        deviations=deviations(suite.published, trials),
+    )
+    return comparisons, path

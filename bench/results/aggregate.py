@@ -1,0 +1,169 @@
+"""Aggregation: a run's trial files grouped over seeds into leaderboard rows (mean, std and n of
+every final metric), ranked per dataset by its primary metric. Data only; rendering is in
+bench.report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.results.layout import RUN_FILE, load_trials
+from bench.results.record import FINAL
+from bench.results.sensitivity import Sensitivity, sensitivities
+from bench.trial import Trial
+
+
+@dataclass
+class Row:
+    """One leaderboard row: a (dataset, model, hyperparameter variant) over its seeds."""
+
+    dataset: str
+    model: str
+    variant: str
+    seeds: int
+    statuses: dict[str, int]
+    values: dict[str, list[float]]  # metric key -> final values of the completed seeds
+    errors: list[str]
+    rank: int | None = None
+    primary: str | None = None  # the metric key the row is ranked by
+
+    def mean(self, key: str) -> float:
+        vals = self.values.get(key, [])
+        return statistics.fmean(vals) if vals else math.nan
+
+    def std(self, key: str) -> float:
+        vals = self.values.get(key, [])
+        return statistics.stdev(vals) if len(vals) > 1 else math.nan
+
+    @property
+    def completed(self) -> int:
+        return self.statuses.get("completed", 0)
+
+
+@dataclass
+class Leaderboard:
+    title: str
+    rows: list[Row]
+    directions: dict[str, str]  # metric key -> "min" | "max", in display order
+    incomplete: str | None = None  # why the run is not finished, when it is not
+    stability: dict[str, str] = field(default_factory=dict)  # training-stability key -> better
+    sensitivity: list[Sensitivity] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.directions) + list(self.stability)
+
+    def stability_keys_for(self, dataset: str) -> list[str]:
+        return self._present(dataset, self.stability)
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys(row.dataset for row in self.rows))
+
+    def keys_for(self, dataset: str) -> list[str]:
+        return self._present(dataset, self.directions)
+
+    def _present(self, dataset: str, keys: dict[str, str]) -> list[str]:
+        """Those of `keys`, in order, that some row of `dataset` has a value for."""
+        present = {k for row in self.rows if row.dataset == dataset for k in row.values}
+        return [k for k in keys if k in present]
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        head = ["rank", "dataset", "model", "variant", "seeds", "completed", "statuses"]
+        head += [f"{k}_{s}" for k in self.keys for s in ("mean", "std", "n")]
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(head)
+        for row in self.rows:
+            cells = [row.rank or "", row.dataset, row.model, row.variant, row.seeds, row.completed]
+            cells.append(status_text(row.statuses))
+            for key in self.keys:
+                cells += [
+                    fmt_csv(row.mean(key)),
+                    fmt_csv(row.std(key)),
+                    len(row.values.get(key, [])),
+                ]
+            writer.writerow(cells)
+        return buffer.getvalue()
+
+
+def fmt_csv(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.6g}"
+
+
+def status_text(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
+
+
+def aggregate(run_dir: Path) -> Leaderboard:
+    """Group a run's trials over seeds and rank each dataset's rows by its first metric."""
+    from bench.metrics import METRICS
+    from bench.metrics.stability import STABILITY_DIRECTIONS
+
+    meta = json.loads((run_dir / RUN_FILE).read_text())
+    groups: dict[tuple[str, str, str], Row] = {}
+    directions: dict[str, str] = {}
+    stability: dict[str, str] = {}
+    trials = load_trials(run_dir)
+    for trial, metrics in trials:
+        for name in trial.metrics:
+            directions.update(METRICS.get(name).directions)
+        for key in metrics.get("stability") or {}:
+            stability[key] = STABILITY_DIRECTIONS.get(key, "min")
+        row = groups.setdefault(trial.group_key, new_row(trial))
+        add_trial(row, metrics)
+    rows = rank(list(groups.values()), directions)
+    primary = {r.dataset: r.primary for r in rows if r.primary}
+    finished = sum(row.seeds - row.statuses.get("pending", 0) for row in rows)
+    incomplete = None
+    if meta.get("status") != "complete":
+        incomplete = (
+            f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
+        )
+    title = f"{meta['suite']} / {meta['run_id']}"
+    board = Leaderboard(title, rows, directions, incomplete, stability)
+    board.sensitivity = sensitivities(trials, primary)
+    return board
+
+
+def new_row(trial: Trial) -> Row:
+    return Row(trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [])
+
+
+def add_trial(row: Row, metrics: dict[str, Any]) -> None:
+    status = metrics.get("status", "pending")
+    status = status if status in FINAL else "pending"
+    row.seeds += 1
+    row.statuses[status] = row.statuses.get(status, 0) + 1
+    if metrics.get("error"):
+        row.errors.append(f"{metrics['trial_id']}: {metrics['error']}")
+    values = dict(metrics.get("final", {})) if status == "completed" else {}
+    if status in ("completed", "diverged"):  # how often a model diverges is part of its record
+        values.update(metrics.get("stability") or {})
+    for key, value in values.items():
+        if value is not None and math.isfinite(value):
+            row.values.setdefault(key, []).append(float(value))
+
+
+def rank(rows: list[Row], directions: dict[str, str]) -> list[Row]:
+    """Order rows by dataset (first appearance), then by the dataset's primary metric."""
+    order = list(dict.fromkeys(row.dataset for row in rows))
+    ranked: list[Row] = []
+    for dataset in order:
+        members = [row for row in rows if row.dataset == dataset]
+        primary = next((k for k in directions if any(k in r.values for r in members)), None)
+        if primary:
+            sign = 1.0 if directions[primary] == "min" else -1.0
+            scored = [r for r in members if r.values.get(primary)]
+            unscored = [r for r in members if not r.values.get(primary)]
+            scored.sort(key=lambda r: sign * r.mean(primary))
+            members = scored + unscored
+            for i, r in enumerate(scored, start=1):
+                r.rank, r.primary = i, primary
+        ranked.extend(members)
+    return ranked

@@ -1,0 +1,177 @@
+"""The results store: one run folder, written only by the driver, every file atomically.
+
+Layout of one run (every file written atomically; `run.json` says whether the run finished, and
+the leaderboard files appear only once it has, so a partial folder never looks complete):
+
+    results/<suite>/<run-id>/
+        run.json  suite.yaml  leaderboard.csv  leaderboard.md
+        trials/<trial-id>/config.json  metrics.json  history.csv  samples.png  error.txt
+        tune[-N]/<trial-id>/checkpoint_*/state.pt  meta.json   (Ray Tune's, one folder per driver)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import secrets
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bench import __version__
+from bench.errors import BenchError
+from bench.io import write_bytes, write_json, write_text
+from bench.results.aggregate import Leaderboard, aggregate
+from bench.results.layout import (
+    RUN_FILE,
+    SUITE_FILE,
+    TRIALS_DIR,
+    TUNE_PREFIX,
+    find_run,
+)
+from bench.results.record import TrialRecord, now
+from bench.suite.schema import Suite
+from bench.trial import Trial
+
+
+class RunStore:
+    """One run folder: created before any trial starts, finished when the suite ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, root: Path, suite: Suite, n_trials: int) -> RunStore:
+        suite_dir = Path(root) / suite.name
+        ensure_writable(suite_dir)
+        run_id = datetime.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        store = cls(suite_dir / run_id)
+        store.path.mkdir()
+        write_text(store.path / SUITE_FILE, suite_yaml(suite))
+        write_json(store.path / RUN_FILE, run_metadata(suite, run_id, n_trials))
+        return store
+
+    @classmethod
+    def open(cls, run_dir: Path) -> RunStore:
+        """An existing run folder, to resume it."""
+        return cls(find_run(run_dir))
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / RUN_FILE).read_text())
+
+    def reopen(self) -> None:
+        """A driver resumes this run: it is running again, and the resume is on record."""
+        meta = self.meta()
+        meta.update(status="running", finished=None)
+        meta.setdefault("resumed", []).append(now())
+        write_json(self.path / RUN_FILE, meta)
+
+    def stored_trials(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+        """trial id -> (config.json, metrics.json or {}) of every trial this run has written."""
+        found = {}
+        for config in sorted((self.path / TRIALS_DIR).glob("*/config.json")):
+            metrics_file = config.parent / "metrics.json"
+            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+            found[config.parent.name] = (json.loads(config.read_text()), metrics)
+        return found
+
+    def checkpoints(self, trial_id: str) -> list[Path]:
+        """Every checkpoint folder Tune kept for this trial, over all drivers of this run."""
+        return sorted(self.path.glob(f"{TUNE_PREFIX}*/{trial_id}/checkpoint_*"))
+
+    def next_experiment(self) -> str:
+        """Tune's experiment folder for this driver: `tune`, then `tune-2`, ... on each resume, so
+        a resumed driver never writes over the checkpoints it is resuming from."""
+        taken = {p.name for p in self.path.glob(f"{TUNE_PREFIX}*")}
+        if TUNE_PREFIX not in taken:
+            return TUNE_PREFIX
+        return next(
+            f"{TUNE_PREFIX}-{n}" for n in range(2, 10_000) if f"{TUNE_PREFIX}-{n}" not in taken
+        )
+
+    def trial_dir(self, trial_id: str) -> Path:
+        return self.path / TRIALS_DIR / trial_id
+
+    def write_config(self, trial: Trial) -> None:
+        write_json(self.trial_dir(trial.trial_id) / "config.json", trial.to_dict())
+
+    def write_trial(self, record: TrialRecord, pictures: dict[str, bytes] | None = None) -> None:
+        """metrics.json, history.csv and the trial's pictures (file name -> PNG bytes)."""
+        folder = self.trial_dir(record.trial.trial_id)
+        for name, png in (pictures or {}).items():  # before metrics.json marks the trial done
+            write_bytes(folder / Path(name).name, png)
+        write_json(folder / "metrics.json", record.metrics_json())
+        write_text(folder / "history.csv", history_csv(record.history))
+        if record.traceback:
+            write_text(folder / "error.txt", record.traceback)
+
+    def mark(self, status: str, counts: dict[str, int]) -> None:
+        meta = json.loads((self.path / RUN_FILE).read_text())
+        meta.update(status=status, finished=now(), counts=counts)
+        write_json(self.path / RUN_FILE, meta)
+
+    def finish(self, status: str, counts: dict[str, int]) -> Leaderboard:
+        """Record how the run ended, and its leaderboard. Only a complete run gets leaderboard
+        files (written by the caller, bench.report), so a partial folder never looks finished
+        (`bench leaderboard` still shows it, marked incomplete)."""
+        self.mark(status, counts)
+        return aggregate(self.path)
+
+
+def ensure_writable(folder: Path) -> None:
+    """Fail before anything runs when results cannot be written there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchError(
+            f"cannot write results to {folder}: {exc.strerror or exc}",
+            fix="pass --results DIR with a folder you can write to, or fix its permissions",
+        ) from None
+
+
+def suite_yaml(suite: Suite) -> str:
+    header = f"# resolved suite, loaded from {suite.source}\n" if suite.source else ""
+    return header + yaml.safe_dump(suite.model_dump(mode="json"), sort_keys=False)
+
+
+def run_metadata(suite: Suite, run_id: str, n_trials: int) -> dict[str, Any]:
+    import torch
+
+    return {
+        "suite": suite.name,
+        "run_id": run_id,
+        "status": "running",
+        "started": now(),
+        "finished": None,
+        "trials": n_trials,
+        "counts": {},
+        "versions": {
+            "bench": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "ray": version("ray"),
+        },
+        "host": platform.node(),
+    }
+
+
+def history_csv(rows: list[dict[str, float]]) -> str:
+    keys = ["step"] + sorted({k for row in rows for k in row} - {"step"})
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

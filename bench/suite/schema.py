@@ -1,0 +1,291 @@
+"""The suite file's schema: pydantic models of every section, with the description of each field
+that error messages quote as the fix.
+
+A suite is a grid: model entries x their hyperparameter grid points x datasets x seeds. In
+`hparams`, a YAML list is a grid axis, except for hyperparameters whose own type is a list or tuple:
+there a flat list is one value and a list of lists is an axis."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from bench.published import Published
+from bench.suite.text import short
+
+if TYPE_CHECKING:
+    from bench.suite.source import Locator
+    from bench.trial import Trial
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Budget(Strict):
+    steps: int = Field(ge=1, description="training steps per trial, a whole number >= 1")
+    eval_every: int = Field(
+        ge=1, description="steps between evaluations, a whole number from 1 up to `steps`"
+    )
+    eval_samples: int = Field(
+        2000, ge=2, description="samples generated per evaluation, a whole number >= 2"
+    )
+    checkpoint_every: int | None = Field(
+        None,
+        ge=1,
+        description="steps between checkpoints a failed trial restarts from, a whole number from "
+        "1 up to `steps`; defaults to eval_every",
+    )
+
+    @field_validator("eval_every")
+    @classmethod
+    def _within_steps(cls, value: int, info: Any) -> int:
+        steps = info.data.get("steps")
+        if steps is not None and value > steps:
+            raise ValueError(
+                f"eval_every ({value}) is larger than steps ({steps}), so no evaluation would run"
+            )
+        return value
+
+    @field_validator("checkpoint_every")
+    @classmethod
+    def _checkpoint_within_steps(cls, value: int | None, info: Any) -> int | None:
+        steps = info.data.get("steps")
+        if value is not None and steps is not None and value > steps:
+            raise ValueError(
+                f"checkpoint_every ({value}) is larger than steps ({steps}), so no checkpoint "
+                "would be written"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _default_checkpoint_every(self) -> Budget:
+        if self.checkpoint_every is None:
+            self.checkpoint_every = self.eval_every
+        return self
+
+
+class Resources(Strict):
+    cpu: float = Field(1.0, gt=0, description="CPU cores per trial, > 0 (fractions allowed)")
+    gpu: float = Field(
+        0.0,
+        ge=0,
+        description="GPUs per trial: 0, a fraction below 1 to share a GPU (e.g. 0.25), "
+        "or a whole number",
+    )
+    custom: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="custom Ray resources per trial, e.g. {accelerator_a100: 1} (nodes declare "
+        "them with `ray start --resources`)",
+    )
+
+    def request(self) -> dict[str, float]:
+        """What one trial asks Ray for, in Ray's resource names."""
+        return {"CPU": self.cpu, "GPU": self.gpu, **self.custom}
+
+    @field_validator("gpu")
+    @classmethod
+    def _packable(cls, value: float) -> float:
+        if value > 1 and not float(value).is_integer():
+            raise ValueError(
+                f"gpu {value} cannot be scheduled: Ray packs only fractions below one GPU; "
+                f"use {math.floor(value)} or {math.ceil(value)}, or a fraction below 1"
+            )
+        return value
+
+
+class Tracking(Strict):
+    wandb: Literal["offline", "online", "disabled"] = Field(
+        "offline", description="one of offline, online, disabled"
+    )
+    project: str = Field("bench", description="the wandb project name")
+    entity: str | None = Field(None, description="the wandb entity (user or team), or omit it")
+
+
+class Search(Strict):
+    algorithm: Literal["grid", "random"] = Field(
+        "grid",
+        description="grid: every combination of the listed values; random: num_samples draws "
+        "from the distributions in hparams ({loguniform: [lo, hi]}, {uniform: [lo, hi]}, "
+        "{randint: [lo, hi]}, {choice: [...]}), crossed with any listed values",
+    )
+    num_samples: int = Field(1, ge=1, description="random draws per model entry, >= 1")
+    seed: int = Field(0, ge=0, description="seed of the draws: the same seed, the same trials")
+
+    @model_validator(mode="after")
+    def _samples_need_random(self) -> Search:
+        if self.algorithm == "grid" and self.num_samples != 1:
+            raise ValueError(
+                f"num_samples {self.num_samples} needs algorithm: random (a grid is enumerated, "
+                "not sampled)"
+            )
+        return self
+
+
+class Asha(Strict):
+    metric: str = Field(description="a metric key the suite reports, e.g. fid or modes")
+    mode: Literal["min", "max"] | None = Field(
+        None, description="min or max; defaults to the metric's own direction"
+    )
+    grace_period: int = Field(
+        ge=1, description="steps every trial runs before it can be stopped, from 1 up to `steps`"
+    )
+    reduction_factor: float = Field(
+        3.0, gt=1, description="keep the best 1/reduction_factor at every rung, > 1"
+    )
+
+
+class Scheduler(Strict):
+    asha: Asha | None = Field(
+        None,
+        description="stop weak trials early: {metric: fid, grace_period: 200, reduction_factor: 3}",
+    )
+
+
+class DatasetRef(Strict):
+    name: str = Field(description="a registered dataset name (see `bench list datasets`)")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="dataset parameters as a mapping, e.g. {n_samples: 5000}",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, data: Any) -> Any:
+        return {"name": data} if isinstance(data, str) else data
+
+    @property
+    def label(self) -> str:
+        """The name, plus the parameters given in the suite: 'ring8(n_samples=5000)'."""
+        if not self.params:
+            return self.name
+        inner = ", ".join(f"{k}={short(v)}" for k, v in sorted(self.params.items(), key=str))
+        return f"{self.name}({inner})"
+
+
+class ModelRef(Strict):
+    name: str = Field(description="a registered model name (see `bench list models`)")
+    label: str | None = Field(
+        None, min_length=1, description="the leaderboard row name; defaults to the model name"
+    )
+    hparams: dict[str, Any] = Field(
+        default_factory=dict,
+        description="hyperparameters as a mapping; a list is a grid axis, e.g. lr: [1e-4, 2e-4]",
+    )
+    datasets: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="the dataset labels this model runs on, e.g. [mnist5k]; omit it for all of "
+        "the suite's datasets",
+    )
+    budget: dict[str, Any] | None = Field(
+        None,
+        description="this model's own budget keys over the suite's, e.g. {steps: 800}; "
+        "checkpoint_every follows its eval_every unless given",
+    )
+
+    @property
+    def row_label(self) -> str:
+        return self.label or self.name
+
+    def runs_on(self, dataset: DatasetRef) -> bool:
+        """Whether this model runs on `dataset`, named in `datasets:` by its label or its name."""
+        return self.datasets is None or bool({dataset.label, dataset.name} & set(self.datasets))
+
+
+class Suite(Strict):
+    name: str = Field(
+        pattern=_NAME_PATTERN,
+        description="it becomes a folder name: letters, digits, '_', '.' and '-', "
+        "starting with a letter or digit",
+    )
+    description: str = Field("", description="free text")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        min_length=1, description="a non-empty list of distinct whole numbers >= 0, e.g. [0, 1, 2]"
+    )
+    budget: Budget = Field(description="a mapping {steps: ..., eval_every: ..., eval_samples: ...}")
+    resources: Resources = Field(
+        default_factory=Resources, description="a mapping {cpu: ..., gpu: ...} per trial"
+    )
+    datasets: list[DatasetRef] = Field(
+        min_length=1,
+        description="a non-empty list of dataset names or {name: ..., params: {...}} mappings",
+    )
+    models: list[ModelRef] = Field(
+        min_length=1,
+        description="a non-empty list of {name: ..., label: ..., hparams: {...}} mappings",
+    )
+    metrics: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="a non-empty list of metric names; omit it to use every metric that applies",
+    )
+    tracking: Tracking = Field(
+        default_factory=Tracking, description="a mapping {wandb: ..., project: ..., entity: ...}"
+    )
+    max_failures: int = Field(
+        2,
+        ge=0,
+        description="retries (from the last checkpoint) of a trial whose worker or node died, a "
+        "whole number >= 0; a trial whose model raises is never retried",
+    )
+    search: Search = Field(
+        default_factory=Search,
+        description="a mapping {algorithm: grid | random, num_samples: N, seed: S}",
+    )
+    scheduler: Scheduler = Field(
+        default_factory=Scheduler,
+        description="a mapping {asha: {metric: ..., grace_period: ..., reduction_factor: ...}}",
+    )
+
+    published: Published | None = Field(
+        None,
+        description="a mapping {entries: [...], reference_checks: [...], deviations: [...], "
+        "threshold: ...} of published numbers that `bench reproduce` compares with",
+    )
+
+    _source: Path | None = PrivateAttr(None)
+    _locator: Locator | None = PrivateAttr(None)
+    _trials: list[Trial] | None = PrivateAttr(None)  # planned once, by bench.suite.load.expand
+
+    @property
+    def trials(self) -> list[Trial]:
+        """Every trial of the suite, as planned when it was loaded."""
+        if self._trials is None:
+            raise RuntimeError("this suite was not planned: build it with load_suite/parse_suite")
+        return self._trials
+
+    @property
+    def source(self) -> Path | None:
+        """The file this suite was loaded from, or None when it came from text."""
+        return self._source
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        return _distinct(seeds, "seed")
+
+    @field_validator("metrics")
+    @classmethod
+    def _distinct_metrics(cls, names: list[str] | None) -> list[str] | None:
+        return None if names is None else _distinct(names, "metric")
+
+
+def _distinct(values: list[Any], noun: str) -> list[Any]:
+    repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if repeated:
+        listed = ", ".join(map(str, repeated))
+        raise ValueError(f"{noun} {listed} is listed more than once; list each {noun} once")
+    return values

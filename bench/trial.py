@@ -1,0 +1,67 @@
+"""Trial: one training run, the value every layer shares (the suite expands into trials, the
+workers train them, the store files them, reports group them). It imports nothing of bench."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One training run; `to_dict()` is its config.json and reproduces it alone."""
+
+    trial_id: str
+    suite: str
+    model: str
+    model_label: str
+    dataset: str
+    dataset_label: str
+    dataset_params: dict
+    hparams: dict
+    grid: dict
+    seed: int
+    metrics: tuple[str, ...]
+    budget: dict
+    resources: dict
+
+    def to_dict(self) -> dict:
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        out["metrics"] = list(self.metrics)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trial:
+        """Inverse of `to_dict`; keys it does not know are ignored, missing ones are an error."""
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(f"trial config lacks {', '.join(missing)}")
+        values = {n: copy.deepcopy(data[n]) for n in names}
+        values["metrics"] = tuple(values["metrics"])
+        return cls(**values)
+
+    @property
+    def variant(self) -> str:
+        """The hyperparameters that vary along this entry's grid, as 'k=v, ...' ('-' if none)."""
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.grid.items())) or "-"
+
+    @property
+    def group_key(self) -> tuple[str, str, str]:
+        """Trials that differ only by seed share this key (one leaderboard row)."""
+        return (self.dataset_label, self.model_label, json.dumps(self.grid, sort_keys=True))
+
+
+def variant_hash(model: str, hparams: dict, dataset: str, params: dict) -> str:
+    """Six hex digits that tell apart the grid points of one model entry on one dataset."""
+    blob = json.dumps([model, hparams, dataset, params], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:6]
+
+
+def slug(text: str, limit: int = 48) -> str:
+    """`text` as a folder-name part: letters, digits, '_', '.' and '-' only, at most `limit`."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")
+    return cleaned[:limit].rstrip("_.-") or "x"
