@@ -27,6 +27,10 @@ class DataInfo:
     # Paired-domain images: channel 0 is domain A, channel 1 its image under this named transform
     # (a key of bench.data.paired.TRANSFORMS). None for every other dataset.
     pairing: str | None = None
+    # Known factors of variation (procedural data such as `shapes`): their names and how many
+    # values each takes; DataSplits then carries each point's factor indices. None elsewhere.
+    factor_names: tuple[str, ...] | None = None
+    factor_sizes: tuple[int, ...] | None = None
 
     @property
     def dim(self) -> int:
@@ -46,12 +50,15 @@ class EvalSpec:
 
 @dataclass
 class DataSplits:
-    """Loaded data: float tensors in data space (N, *info.shape), labels when the data has them."""
+    """Loaded data: float tensors in data space (N, *info.shape), labels when the data has them,
+    and (N, K) int64 factor indices when it has known factors (`DataInfo.factor_names`)."""
 
     train: torch.Tensor
     heldout: torch.Tensor
     train_labels: torch.Tensor | None = None
     heldout_labels: torch.Tensor | None = None
+    train_factors: torch.Tensor | None = None
+    heldout_factors: torch.Tensor | None = None
 
 
 class DatasetParams(BaseModel):
@@ -91,15 +98,28 @@ class Dataset:
 DATASETS: Registry[type[Dataset]] = Registry("dataset", Dataset)
 
 
-def split(x: torch.Tensor, y: torch.Tensor | None, params: DatasetParams) -> DataSplits:
-    """Shuffle with the data seed and cut off the held-out share."""
+def split(
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    params: DatasetParams,
+    *,
+    factors: torch.Tensor | None = None,
+) -> DataSplits:
+    """Shuffle with the data seed and cut off the held-out share; labels and factors (rows
+    aligned with `x`) follow their points."""
     gen = torch.Generator().manual_seed(params.data_seed)
     order = torch.randperm(len(x), generator=gen)
     n_held = max(1, int(round(len(x) * params.heldout_fraction)))
     held, train = order[:n_held], order[n_held:]
+
+    def take(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+        return None if t is None else t[rows].contiguous()
+
     return DataSplits(
         train=x[train].contiguous(),
         heldout=x[held].contiguous(),
-        train_labels=None if y is None else y[train].contiguous(),
-        heldout_labels=None if y is None else y[held].contiguous(),
+        train_labels=take(y, train),
+        heldout_labels=take(y, held),
+        train_factors=take(factors, train),
+        heldout_factors=take(factors, held),
     )

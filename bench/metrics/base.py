@@ -4,7 +4,7 @@ those functions and declares which way each reported value is better."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
@@ -40,6 +40,10 @@ class EvalInputs:
     heldout: Features | None = None  # the held-out split in feature space (memorization)
     model: GenerativeModel | None = None  # for model-specific measurements (reconstruction...)
     data: DataSplits | None = None  # the dataset in data space (held-out reconstruction...)
+    # Tensors the evaluator measured with the model before the metrics ran, by name (e.g. "codes":
+    # posterior means of the held-out split, "factors": its factor indices), so that metrics
+    # needing the model's view stay pure functions of tensors. Empty when none were measured.
+    probes: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class Metric:
