@@ -15,6 +15,7 @@ import torch
 from bench.data import DATASETS, DataInfo, DataSplits, EvalSpec
 from bench.io import cache_dir, write_with
 from bench.metrics import FEATURE_SPACES, METRICS, EvalInputs, Features, MetricInputError
+from bench.metrics.base import HistoryInputs
 from bench.metrics.features import Extractor
 from bench.models.base import GenerativeModel
 
@@ -136,7 +137,9 @@ class Evaluator:
         self, assets: DatasetAssets, metric_names: list[str], n_samples: int, device: torch.device
     ) -> None:
         self.assets = assets
-        self.metrics = [(name, METRICS.get(name)) for name in metric_names]
+        chosen = [(name, METRICS.get(name)) for name in metric_names]
+        self.metrics = [(name, m) for name, m in chosen if m.inputs == "samples"]
+        self.history_metrics = [(name, m) for name, m in chosen if m.inputs == "history"]
         self.n_samples = n_samples
         space = FEATURE_SPACES.get(assets.spec.feature_space)
         self.extract = space.extractor(assets.feature_state, assets.info, device)
@@ -173,6 +176,26 @@ class Evaluator:
                 continue
             try:
                 evaluation.values.update(metric.compute(inputs, self.prepared[name]))
+            except MetricInputError as exc:
+                evaluation.not_computable[name] = str(exc)
+        return evaluation
+
+    def finish(
+        self, evaluation: Evaluation, history: list[dict[str, float]], model: GenerativeModel
+    ) -> Evaluation:
+        """Add the metrics over training (stability) to a trial's last evaluation, measured on
+        its whole logged history with the roles its model declares for each logged key."""
+        inputs = HistoryInputs(
+            history=history,
+            roles={key: d.role for key, d in model.diagnostics.items()},
+            d_probabilities=model.discriminator_probabilities,
+        )
+        for name, metric in self.history_metrics:
+            if not history:
+                evaluation.not_computable[name] = "no training step was logged"
+                continue
+            try:
+                evaluation.values.update(metric.compute(inputs))
             except MetricInputError as exc:
                 evaluation.not_computable[name] = str(exc)
         return evaluation

@@ -28,7 +28,6 @@ import numpy as np
 import torch
 
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator
-from bench.metrics.stability import stability
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.pictures import trial_pictures
 from bench.trial import Trial
@@ -119,7 +118,6 @@ class TrialState:
             "metrics": evaluation.values if evaluation else {},
             "not_computable": evaluation.not_computable if evaluation else {},
             "pictures": None,
-            "stability": None,
             "error": None,
             "traceback": None,
             "wall_s": self.wall_s,
@@ -209,13 +207,6 @@ def configure_torch(resources: dict[str, float]) -> torch.device:
     return torch.device("cuda")
 
 
-def trial_stability(state: TrialState, model: GenerativeModel) -> dict[str, float]:
-    """Divergence, oscillation, gradient and discriminator statistics of the whole history."""
-    if not state.history:
-        return {}
-    return stability(state.history, d_probabilities=model.discriminator_probabilities)
-
-
 def checkpoint_every(trial: Trial) -> int:
     """Configs written before checkpoints existed lack the key: checkpoint at every evaluation."""
     return trial.budget.get("checkpoint_every") or trial.budget["eval_every"]
@@ -267,22 +258,24 @@ def _train(
         problem = nonfinite(logs)
         if problem:
             error = f"diverged at step {step}: {problem}"
-            report(state.payload(DIVERGED, error=error, stability=trial_stability(state, model)))
+            # how it diverged is part of the record: the metrics over training are measured
+            evaluation = evaluator.finish(Evaluation(step), state.history, model)
+            state.evaluated(evaluation)
+            report(state.payload(DIVERGED, evaluation, error=error))
             return DIVERGED
         final = step == steps
         evaluation = None
         if step % eval_every == 0 or final:
             evaluation = evaluator(model, step, seed=trial.seed)
+            if final:
+                evaluation = evaluator.finish(evaluation, state.history, model)
             state.evaluated(evaluation)
         # the final step needs no checkpoint: a completed trial is never continued
         due = step % save_every == 0 and not final
         saved = state.checkpoint(model, batches, device) if due else None
         if final:
-            extra = {
-                "pictures": trial_pictures(evaluation, assets, model, trial.seed),
-                "stability": trial_stability(state, model),
-            }
-            report(state.payload(COMPLETED, evaluation, **extra))
+            pictures = trial_pictures(evaluation, assets, model, trial.seed)
+            report(state.payload(COMPLETED, evaluation, pictures=pictures))
         elif evaluation is not None or saved is not None:
             report(state.payload(RUNNING, evaluation, checkpoint=saved))
     return COMPLETED

@@ -35,6 +35,15 @@ def test_list_shows_every_registry_with_descriptions():
     assert "vae" in models and "ring8" not in models
 
 
+def test_list_a_model_shows_its_hyperparameters_and_what_it_logs():
+    result = bench("list", "models", "wgan_gp")
+    assert result.exit_code == 0, result.output
+    assert "gp_weight" in result.output  # a hyperparameter
+    assert "wgan_gp logs at every step" in result.output
+    for key in ("loss_d", "grad_norm_g", "wasserstein", "critic_grad_norm"):
+        assert key in result.output
+
+
 @pytest.mark.parametrize("suite", sorted((ROOT / "suites").rglob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_suites_validate(suite):
     result = bench("validate", suite)

@@ -145,3 +145,24 @@ def test_written_files_get_the_usual_permissions(tmp_path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def test_a_run_written_before_stability_was_a_metric_reads_the_same(tmp_path):
+    """Old metrics.json kept stability beside `final` and old configs did not list it: such a run
+    aggregates as if written today (stability in its own table, diverged seeds counted there)."""
+    run, trials = fake_run(tmp_path, [4.0, 6.0, 5.0, 1.0, 2.0, None])
+    for trial, diverged in zip(trials, [0, 0, 0, 0, 0, 1], strict=True):
+        folder = run / "trials" / trial.trial_id
+        config = json.loads((folder / "config.json").read_text())
+        config["metrics"] = [m for m in config["metrics"] if m != "stability"]
+        write_json(folder / "config.json", config)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        metrics["stability"] = {"diverged": float(diverged), "loss_d_cv": 0.5}
+        write_json(folder / "metrics.json", metrics)
+    board = aggregate(run)
+    assert list(board.sections) == ["Training stability"]
+    assert board.keys_for("ring8", "Training stability") == ["diverged", "loss_d_cv"]
+    best = board.rows[0]
+    assert best.values["diverged"] == [0.0, 0.0, 1.0]  # the diverged seed counts here only
+    assert len(best.values["fid"]) == 2
+    assert "## Training stability: ring8" in leaderboard_markdown(board)

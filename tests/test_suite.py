@@ -162,7 +162,8 @@ def test_trial_fields_are_validated_and_complete() -> None:
         "checkpoint_every": 50,
     }
     assert trial.resources == {"cpu": 1.0, "gpu": 0.0, "custom": {}}
-    assert trial.metrics == ("t_always", "t_modes")
+    # the listed metrics, then the metrics over training that every trial gets
+    assert trial.metrics == ("t_always", "t_modes", "stability")
 
 
 def test_trial_ids_are_unique_stable_and_filesystem_safe() -> None:
@@ -238,7 +239,10 @@ def test_metric_partially_applicable_is_dropped_per_dataset() -> None:
     text = suite_text(datasets="datasets: [ring8, digits]", models="models: [{name: t_ae}]")
     text = "\n".join(line for line in text.splitlines() if not line.startswith("  -")) + "\n"
     by_dataset = {t.dataset: t.metrics for t in expand(parse_suite(text))}
-    assert by_dataset == {"ring8": ("t_always", "t_modes"), "digits": ("t_always",)}
+    assert by_dataset == {
+        "ring8": ("t_always", "t_modes", "stability"),
+        "digits": ("t_always", "stability"),
+    }
 
 
 def test_expand_works_on_a_suite_built_in_code() -> None:

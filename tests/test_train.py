@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from bench.evaluate import prepare_dataset
+from bench.metrics import METRICS
 from bench.models import MODELS
 from bench.suite import expand, parse_suite
 from bench.train import COMPLETED, DIVERGED, ERROR, RUNNING, BatchStream, run_trial
@@ -48,9 +49,11 @@ def test_reports_every_evaluation_with_the_history_since_the_last(ring8):
     assert {"fid", "modes", "high_quality"} <= set(final["metrics"])
     assert set(final["pictures"]) == {"samples.png", "modes.png"}
     assert all(png.startswith(b"\x89PNG") for png in final["pictures"].values())
-    assert all(p["pictures"] is None and p["stability"] is None for p in payloads[:-1])
-    assert final["stability"]["diverged"] == 0.0
-    assert {"loss_d_cv", "grad_norm_g_median", "d_gap", "d_saturated"} <= set(final["stability"])
+    assert all(p["pictures"] is None for p in payloads[:-1])
+    # the metrics over training join the final evaluation only: one channel, like every metric
+    assert all("diverged" not in p["metrics"] for p in payloads[:-1])
+    assert final["metrics"]["diverged"] == 0.0
+    assert {"loss_d_cv", "grad_norm_g_median", "d_gap", "d_saturated"} <= set(final["metrics"])
 
 
 def test_same_seed_same_numbers(ring8):
@@ -105,9 +108,10 @@ def test_nan_samples_make_metrics_not_computable_not_a_crash(ring8, monkeypatch)
     trial = one_trial()
     final = collect(trial, ring8)[-1]
     assert final["status"] == COMPLETED
-    assert final["metrics"] == {}
-    assert set(final["not_computable"]) == set(trial.metrics) >= {"fid", "modes"}
+    # every metric of samples is not computable; the history (stability) still is measured
+    assert set(final["not_computable"]) == set(trial.metrics) - {"stability"} >= {"fid", "modes"}
     assert "NaN" in final["not_computable"]["fid"]
+    assert set(final["metrics"]) <= set(METRICS.get("stability").directions)
 
 
 def test_a_gpu_trial_without_cuda_fails_with_a_clear_error(ring8, monkeypatch):

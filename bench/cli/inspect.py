@@ -84,6 +84,18 @@ def print_parameters(kind: Kind, name: str) -> None:
         )
         table.add_row(field_name, default, field.description or "")
     out.print(table)
+    if getattr(entry, "diagnostics", None):
+        print_diagnostics(name, entry.diagnostics)
+
+
+def print_diagnostics(name: str, diagnostics: dict) -> None:
+    """What a model logs at every step, and the role the stability metric reads it in."""
+    table = Table(title=f"{name} logs at every step", title_justify="left")
+    for column in ("key", "role", "meaning"):
+        table.add_column(column, overflow="fold")
+    for key, diagnostic in diagnostics.items():
+        table.add_row(key, diagnostic.role, diagnostic.meaning)
+    out.print(table)
 
 
 def registry(kind: Kind):

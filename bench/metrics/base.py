@@ -46,6 +46,16 @@ class EvalInputs:
     probes: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+@dataclass
+class HistoryInputs:
+    """What a metric over training (inputs = "history") gets, once, when the trial ends (also
+    when it diverged): every logged row, and what the model says its logged keys mean."""
+
+    history: list[dict[str, float]]  # one row per step: {"step": s, key: value, ...}
+    roles: dict[str, str]  # logged key -> role ("loss", "grad_norm", "d_real", "d_fake", "other")
+    d_probabilities: bool | None = None  # d_real / d_fake are probabilities (logistic losses)
+
+
 class Metric:
     """Base class of registered metrics: `@METRICS.register("fid")` on the subclass."""
 
@@ -54,6 +64,17 @@ class Metric:
     # Column order when a suite does not list its metrics; the first metric a dataset has ranks
     # its leaderboard, so sample quality (FID) comes first.
     order: ClassVar[int] = 100
+    # "samples": measured at every evaluation from generated samples (EvalInputs);
+    # "history": measured once at the trial's end from its logged rows (HistoryInputs), also for
+    # a trial that diverged, whose history metrics are part of its record. History metrics cost
+    # nothing, so every trial gets those that apply, whatever the suite's `metrics:` list says.
+    inputs: ClassVar[Literal["samples", "history"]] = "samples"
+    # The leaderboard table the keys go to: None for the ranked table of each dataset, else the
+    # title of a table of their own (e.g. "Training stability").
+    section: ClassVar[str | None] = None
+    # True when a trial reports only those of `directions` that fit its model (stability: a GAN
+    # has discriminator keys, an autoencoder not); tables then show only the keys present.
+    keys_vary: ClassVar[bool] = False
 
     def prepare(self, reference: Features) -> Any:
         """Work that depends on the reference set alone (its k-NN radii, its bins), done once per
@@ -68,7 +89,8 @@ class Metric:
         """Why this metric cannot measure such a model (e.g. reconstruction of a GAN), or None."""
         return None
 
-    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
+    def compute(self, inputs: Any, prepared: Any = None) -> dict[str, float]:
+        """The values of every key, from `EvalInputs` (or `HistoryInputs` for history metrics)."""
         raise NotImplementedError
 
 
@@ -77,3 +99,8 @@ class MetricInputError(ValueError):
 
 
 METRICS: Registry[Metric] = Registry("metric", Metric, instances=True)
+
+
+def metric_of_key() -> dict[str, str]:
+    """Every registered metric's output key -> the metric's name."""
+    return {key: name for name, metric in METRICS for key in metric.directions}

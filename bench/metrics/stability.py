@@ -1,8 +1,10 @@
-"""Training-stability summaries of one trial's per-step history (the rows `train_step` logged).
+"""Training stability: a metric over one trial's per-step history (the rows `train_step` logged),
+registered like every other metric and measured once, when the trial ends (diverged too).
 
-The summary looks only at which keys are present, so it works for any family: autoencoders log
-`loss` and `grad_norm`, GANs `loss_d`, `loss_g`, `grad_norm_d`, `grad_norm_g`, `d_real`, `d_fake`
-(and Wasserstein critics `wasserstein`). Definitions (n = rows before the first non-finite one,
+It reads the roles the model declares for its logged keys (`GenerativeModel.diagnostics`):
+losses (`loss`, or `loss_d`/`loss_g` per network), gradient norms, and D(x)/D(G(z)) for
+discriminators; it never guesses from key names. Definitions (n = rows before the first
+non-finite one,
 the tail = the last ceil(tail·n) of those rows):
 
 - `diverged`: 1 when any logged value of any row is NaN or ±inf, else 0.
@@ -29,18 +31,20 @@ the tail = the last ceil(tail·n) of those rows):
   least-squares discriminator whose mean scores stay inside [0, 1] for a probability.
 
 Keys whose statistic needs more rows than exist (e.g. `_cv` of a single tail row) are left out.
-Statistics are taken for the networks named in `NETWORKS` only, so `STABILITY_DIRECTIONS` names
-every key `stability` can return; a family with a new network adds its suffix there.
+Losses and gradient norms are named per network with the suffixes in `NETWORKS`, so
+`STABILITY_DIRECTIONS` names every key `stability` can return (a contract test checks every model's
+declared losses and gradient norms against it); a family with a new network adds its suffix there.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from bench.metrics.base import Direction, MetricInputError
+from bench.metrics.base import METRICS, Direction, HistoryInputs, Metric, MetricInputError
 
 EPS = 1e-12
 VANISHING_GRAD = 1e-6
@@ -50,15 +54,20 @@ NETWORKS = ("", "_d", "_g", "_e")  # the whole model, discriminator, generator, 
 LOSS_KEYS = tuple(f"loss{n}" for n in NETWORKS)
 GRAD_KEYS = tuple(f"grad_norm{n}" for n in NETWORKS)
 
-STABILITY_DIRECTIONS: dict[str, Direction] = {
-    "diverged": "min",
-    "diverged_step": "max",  # later divergence is better
-    **{f"{k}_{stat}": "min" for k in LOSS_KEYS for stat in ("cv", "flips")},
-    # Large gradient norms are the usual sign of instability, vanishing ones of a stalled net.
-    **{f"{k}_{stat}": "min" for k in GRAD_KEYS for stat in ("median", "max", "vanishing")},
-    "d_gap": "min",  # a smaller gap: the discriminator tells fakes from data less easily
-    "d_saturated": "min",
-}
+# In alphabetical order, the order a trial's keys take in its metrics.json and in tables.
+STABILITY_DIRECTIONS: dict[str, Direction] = dict(
+    sorted(
+        {
+            "diverged": "min",
+            "diverged_step": "max",  # later divergence is better
+            **{f"{k}_{stat}": "min" for k in LOSS_KEYS for stat in ("cv", "flips")},
+            # Large gradient norms are the usual sign of instability, vanishing ones of a stall.
+            **{f"{k}_{stat}": "min" for k in GRAD_KEYS for stat in ("median", "max", "vanishing")},
+            "d_gap": "min",  # a smaller gap: the discriminator tells fakes from data less easily
+            "d_saturated": "min",
+        }.items()
+    )
+)
 
 Row = Mapping[str, float]
 
@@ -101,9 +110,9 @@ def sign_flip_share(values: np.ndarray) -> float:
     return float((signs[1:] != signs[:-1]).mean())
 
 
-def loss_oscillation(tail: list[dict[str, float]]) -> dict[str, float]:
+def loss_oscillation(tail: list[dict[str, float]], keys: Sequence[str]) -> dict[str, float]:
     out = {}
-    for key in LOSS_KEYS:
+    for key in keys:
         values = series(tail, key)
         if len(values) >= 2:
             out[f"{key}_cv"] = float(values.std() / (np.abs(values).mean() + EPS))
@@ -111,9 +120,9 @@ def loss_oscillation(tail: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
-def gradient_stats(rows: list[dict[str, float]]) -> dict[str, float]:
+def gradient_stats(rows: list[dict[str, float]], keys: Sequence[str]) -> dict[str, float]:
     out = {}
-    for key in GRAD_KEYS:
+    for key in keys:
         values = series(rows, key)
         if len(values):
             out[f"{key}_median"] = float(np.median(values))
@@ -123,16 +132,20 @@ def gradient_stats(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def discriminator_stats(
-    rows: list[dict[str, float]], tail: list[dict[str, float]], d_probabilities: bool | None
+    rows: list[dict[str, float]],
+    tail: list[dict[str, float]],
+    d_probabilities: bool | None,
+    real_key: str = "d_real",
+    fake_key: str = "d_fake",
 ) -> dict[str, float]:
-    both = [r for r in rows if "d_real" in r and "d_fake" in r]
+    both = [r for r in rows if real_key in r and fake_key in r]
     if not both:
         return {}
-    d_real, d_fake = series(both, "d_real"), series(both, "d_fake")
-    tail_both = [r for r in tail if "d_real" in r and "d_fake" in r]
+    d_real, d_fake = series(both, real_key), series(both, fake_key)
+    tail_both = [r for r in tail if real_key in r and fake_key in r]
     out = {}
     if tail_both:
-        out["d_gap"] = float((series(tail_both, "d_real") - series(tail_both, "d_fake")).mean())
+        out["d_gap"] = float((series(tail_both, real_key) - series(tail_both, fake_key)).mean())
     if d_probabilities is None:
         d_probabilities = not any("wasserstein" in r for r in rows) and all(
             ((v >= 0) & (v <= 1)).all() for v in (d_real, d_fake)
@@ -144,11 +157,15 @@ def discriminator_stats(
 
 
 def stability(
-    history: Sequence[Row], tail: float = 0.25, d_probabilities: bool | None = None
+    history: Sequence[Row],
+    roles: Mapping[str, str],
+    tail: float = 0.25,
+    d_probabilities: bool | None = None,
 ) -> dict[str, float]:
     """Divergence, loss oscillation, gradient-norm and discriminator statistics of one trial's
-    per-step rows; see the module docstring for every definition. `d_probabilities`: whether
-    `d_real`/`d_fake` are probabilities (None: guessed from the rows)."""
+    per-step rows; see the module docstring for every definition. `roles`: logged key -> role
+    as the model declares it. `d_probabilities`: whether the d_real/d_fake values are
+    probabilities (None: guessed from the rows)."""
     if not 0 < tail <= 1:
         raise MetricInputError(f"stability: tail must be a share in (0, 1], got {tail}")
     if not history:
@@ -162,7 +179,30 @@ def stability(
     if not rows:
         return out
     tail_rows = rows[-math.ceil(tail * len(rows)) :]
-    out.update(loss_oscillation(tail_rows))
-    out.update(gradient_stats(rows))
-    out.update(discriminator_stats(rows, tail_rows, d_probabilities))
-    return out
+    out.update(loss_oscillation(tail_rows, keyed(roles, "loss")))
+    out.update(gradient_stats(rows, keyed(roles, "grad_norm")))
+    d_real, d_fake = keyed(roles, "d_real"), keyed(roles, "d_fake")
+    if d_real and d_fake:
+        out.update(discriminator_stats(rows, tail_rows, d_probabilities, d_real[0], d_fake[0]))
+    return dict(sorted(out.items()))
+
+
+def keyed(roles: Mapping[str, str], role: str) -> list[str]:
+    """The logged keys the model declares in `role`, in its declared order."""
+    return [key for key, declared in roles.items() if declared == role]
+
+
+@METRICS.register("stability")
+class Stability(Metric):
+    order = 1000  # after every sample metric: its own table
+    description = (
+        "training stability from the logged history: divergence, loss oscillation, gradient "
+        "norms, discriminator gap and saturation (the model declares which keys are which)"
+    )
+    directions = STABILITY_DIRECTIONS
+    inputs = "history"
+    section = "Training stability"
+    keys_vary = True
+
+    def compute(self, inputs: HistoryInputs, prepared: Any = None) -> dict[str, float]:
+        return stability(inputs.history, inputs.roles, d_probabilities=inputs.d_probabilities)

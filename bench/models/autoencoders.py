@@ -21,7 +21,14 @@ from torch import nn
 
 from bench.data.base import DataInfo, DataSplits
 from bench.errors import BenchError
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import (
+    MODELS,
+    RECONSTRUCTION_DIAGNOSTICS,
+    Batch,
+    Diagnostic,
+    GenerativeModel,
+    HParams,
+)
 from bench.models.coders import (
     ConvDecoder,
     ConvEncoder,
@@ -59,6 +66,7 @@ class ExPostAutoencoder(GenerativeModel):
     family = "autoencoder"
     HParams: ClassVar[type[SamplerHParams]] = SamplerHParams
     hparams: SamplerHParams
+    diagnostics = RECONSTRUCTION_DIAGNOSTICS
     latent_dim: int
     density: CodeDensity
 
@@ -121,6 +129,11 @@ class Pca(ExPostAutoencoder):
     description = "PCA: the linear autoencoder's optimum (streaming exact eigenvectors), reference"
     HParams: ClassVar[type[PcaHParams]] = PcaHParams
     hparams: PcaHParams
+    diagnostics = {
+        **RECONSTRUCTION_DIAGNOSTICS,
+        "grad_norm": Diagnostic("always 0: PCA takes no gradient step (kept for a uniform log)"),
+        "explained_variance": Diagnostic("share of the running variance the components keep"),
+    }
     REFRESH_GROWTH = 1.5
 
     def __init__(self, hparams: PcaHParams, info: DataInfo) -> None:
@@ -378,6 +391,11 @@ class SparseAeL1(Ae):
     description = "sparse AE: L1 penalty (λ) on the ReLU code activations"
     HParams: ClassVar[type[SparseL1HParams]] = SparseL1HParams
     hparams: SparseL1HParams
+    diagnostics = {
+        **RECONSTRUCTION_DIAGNOSTICS,
+        "code_l1": Diagnostic("mean L1 norm of the batch's codes (before λ)"),
+        "code_zeros": Diagnostic("share of code units exactly 0"),
+    }
 
     def make_code_activation(self) -> nn.Module:
         return nn.ReLU()
@@ -413,6 +431,11 @@ class SparseAeKl(Ae):
 
     description = "sparse AE: KL penalty pulling each unit's mean activation towards ρ"
     HParams: ClassVar[type[SparseKlHParams]] = SparseKlHParams
+    diagnostics = {
+        **RECONSTRUCTION_DIAGNOSTICS,
+        "sparsity_kl": Diagnostic("Σ_j KL(ρ || ρ̂_j) of the batch (before its weight)"),
+        "mean_activation": Diagnostic("mean over units of ρ̂_j, the batch-mean activation"),
+    }
     hparams: SparseKlHParams
 
     def make_code_activation(self) -> nn.Module:

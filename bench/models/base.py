@@ -36,6 +36,24 @@ class Diagnostic:
     role: DiagnosticRole = "other"
 
 
+ADVERSARIAL_DIAGNOSTICS: dict[str, Diagnostic] = {
+    "loss_d": Diagnostic("discriminator (critic) loss of the step", "loss"),
+    "loss_g": Diagnostic("generator loss of the step", "loss"),
+    "d_real": Diagnostic(
+        "mean D(x) on the real batch: a probability for logistic losses, else a raw score",
+        "d_real",
+    ),
+    "d_fake": Diagnostic("mean D(G(z)) on the generated batch, on d_real's scale", "d_fake"),
+    "grad_norm_d": Diagnostic("L2 norm of the discriminator's gradient", "grad_norm"),
+    "grad_norm_g": Diagnostic("L2 norm of the generator's gradient", "grad_norm"),
+}
+RECONSTRUCTION_DIAGNOSTICS: dict[str, Diagnostic] = {
+    "loss": Diagnostic("the training objective of the step", "loss"),
+    "recon": Diagnostic("reconstruction loss of the batch (the objective's data term)"),
+    "grad_norm": Diagnostic("L2 norm of the gradient of every parameter", "grad_norm"),
+}
+
+
 @dataclass
 class Batch:
     x: torch.Tensor  # (B, *info.shape) in data space
@@ -70,7 +88,8 @@ class GenerativeModel(nn.Module):
         return None
 
     def train_step(self, batch: Batch) -> dict[str, float]:
-        """One optimisation step; returns losses and diagnostics as plain floats."""
+        """One optimisation step; returns losses and diagnostics as plain floats, exactly the
+        keys of `diagnostics`."""
         raise NotImplementedError
 
     def fit_sampler(self, splits: DataSplits) -> None:

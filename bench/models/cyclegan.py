@@ -20,7 +20,14 @@ from torch import nn
 
 from bench.data.base import DataInfo, DataSplits
 from bench.data.paired import domain_a, domain_b, pair
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import (
+    ADVERSARIAL_DIAGNOSTICS,
+    MODELS,
+    Batch,
+    Diagnostic,
+    GenerativeModel,
+    HParams,
+)
 from bench.models.nets import descend, frozen, grad_norm, inference, output_head
 
 
@@ -104,6 +111,13 @@ class CycleGan(GenerativeModel):
     )
     family = "gan"
     HParams: ClassVar[type[CycleGanHParams]] = CycleGanHParams
+    discriminator_probabilities = False
+    diagnostics = {
+        **ADVERSARIAL_DIAGNOSTICS,
+        "loss_g": Diagnostic("both translators' loss: adversarial + λ·cycle", "loss"),
+        "adversarial_g": Diagnostic("least-squares adversarial loss of both translators"),
+        "cycle": Diagnostic("L1 cycle-consistency loss A->B->A and B->A->B"),
+    }
     hparams: CycleGanHParams
 
     def __init__(self, hparams: CycleGanHParams, info: DataInfo) -> None:

@@ -22,7 +22,7 @@ from torch import nn
 
 from bench.data.base import DataInfo
 from bench.models.backbones import BACKBONES, Backbone, init_normal
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import ADVERSARIAL_DIAGNOSTICS, MODELS, Batch, GenerativeModel, HParams
 from bench.models.nets import descend, frozen, grad_norm, inference, standard_normal
 
 # --- objectives ----------------------------------------------------------------------------------
@@ -214,6 +214,7 @@ class GanBase(GenerativeModel):
     # The logistic losses' D outputs logits of P(real); variants scoring with a critic, least
     # squares or hinge set this to False.
     discriminator_probabilities = True
+    diagnostics = ADVERSARIAL_DIAGNOSTICS
 
     @classmethod
     def incompatibility(cls, info: DataInfo) -> str | None:
@@ -240,6 +241,8 @@ class GanBase(GenerativeModel):
         self.opt_g = self.optimizer(self.generator)
         self.opt_d = self.optimizer(self.discriminator)
         self.objective = LOSSES[self.loss_name()]
+        # what d_real / d_fake are follows the objective a `loss:` hyperparameter chose
+        self.discriminator_probabilities = self.objective.summary is probability
 
     # --- hooks the variants override ---
 

@@ -13,7 +13,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from bench.data.base import DataInfo
 from bench.models.backbones import Backbone
-from bench.models.base import MODELS, Batch
+from bench.models.base import ADVERSARIAL_DIAGNOSTICS, MODELS, Batch, Diagnostic
 from bench.models.gan import DRound, GanBase, GanHParams, StandardGanHParams
 from bench.models.nets import descend
 
@@ -93,6 +93,12 @@ class WassersteinBase(GanBase):
     loss = "wasserstein"
     discriminator_probabilities = False
     hparams: CriticHParams
+    diagnostics = {
+        **ADVERSARIAL_DIAGNOSTICS,
+        "wasserstein": Diagnostic(
+            "the critic's estimate of W(real, generated): E D(x) - E D(G(z))"
+        ),
+    }
 
     def critic_steps(self) -> int:
         return self.hparams.n_critic
@@ -143,6 +149,11 @@ class WganGp(WassersteinBase):
     description = "WGAN-GP (Gulrajani 2017): Wasserstein critic with a gradient-norm penalty"
     HParams: ClassVar[type[WganGpHParams]] = WganGpHParams
     hparams: WganGpHParams
+    diagnostics = {
+        **WassersteinBase.diagnostics,
+        "gradient_penalty": Diagnostic("λ·E(‖∇D(x̂)‖ - 1)² at random interpolates (before λ)"),
+        "critic_grad_norm": Diagnostic("mean ‖∇D(x̂)‖ at the interpolates (1 for a 1-Lipschitz D)"),
+    }
 
     def d_loss(self, r: DRound) -> tuple[torch.Tensor, dict[str, float]]:
         loss, stats = super().d_loss(r)

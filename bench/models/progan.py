@@ -22,7 +22,14 @@ from pydantic import Field
 from torch import nn
 
 from bench.data.base import DataInfo
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import (
+    ADVERSARIAL_DIAGNOSTICS,
+    MODELS,
+    Batch,
+    Diagnostic,
+    GenerativeModel,
+    HParams,
+)
 from bench.models.nets import descend, frozen, grad_norm, inference, output_head, standard_normal
 from bench.models.stylegan import BASE, SIDE, PixelNorm, image_incompatibility
 
@@ -171,6 +178,13 @@ class ProGan(GenerativeModel):
     family = "gan"
     HParams: ClassVar[type[ProGanHParams]] = ProGanHParams
     hparams: ProGanHParams
+    discriminator_probabilities = False
+    diagnostics = {
+        **ADVERSARIAL_DIAGNOSTICS,
+        "gp": Diagnostic("WGAN-GP gradient penalty at random interpolates (before its weight)"),
+        "resolution": Diagnostic("side of the images the networks work at this step"),
+        "alpha": Diagnostic("fade-in weight of the newest block (1: fully faded in)"),
+    }
 
     def __init__(self, hparams: ProGanHParams, info: DataInfo) -> None:
         super().__init__(hparams, info)

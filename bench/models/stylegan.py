@@ -17,7 +17,14 @@ from pydantic import Field
 from torch import nn
 
 from bench.data.base import DataInfo
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import (
+    ADVERSARIAL_DIAGNOSTICS,
+    MODELS,
+    Batch,
+    Diagnostic,
+    GenerativeModel,
+    HParams,
+)
 from bench.models.nets import (
     descend,
     frozen,
@@ -164,6 +171,11 @@ class StyleGan(GenerativeModel):
     family = "gan"
     HParams: ClassVar[type[StyleGanHParams]] = StyleGanHParams
     hparams: StyleGanHParams
+    discriminator_probabilities = True
+    diagnostics = {
+        **ADVERSARIAL_DIAGNOSTICS,
+        "r1": Diagnostic("R1 penalty: mean ‖∇D(x)‖² on real images (before its weight)"),
+    }
 
     def __init__(self, hparams: StyleGanHParams, info: DataInfo) -> None:
         super().__init__(hparams, info)

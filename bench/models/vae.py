@@ -16,7 +16,7 @@ from torch import nn
 
 from bench.data.base import DataInfo
 from bench.errors import BenchError
-from bench.models.base import MODELS, Batch, GenerativeModel, HParams
+from bench.models.base import MODELS, Batch, Diagnostic, GenerativeModel, HParams
 from bench.models.coders import ENCODERS
 from bench.models.nets import RangeSquash, descend, flatten, grad_norm, inference, standard_normal
 
@@ -105,6 +105,12 @@ class Vae(GenerativeModel):
     conditional: ClassVar[bool] = False  # encode/decode/elbo need the labels y
     HParams: ClassVar[type[VaeHParams]] = VaeHParams
     hparams: VaeHParams
+    diagnostics = {
+        "loss": Diagnostic("the negative ELBO of the batch (KL weighted by β), per image", "loss"),
+        "recon": Diagnostic("expected negative log-likelihood of the batch, per image"),
+        "kl": Diagnostic("KL(q(z|x) || N(0, I)) of the batch, per image, nats"),
+        "grad_norm": Diagnostic("L2 norm of the gradient of every parameter", "grad_norm"),
+    }
 
     def __init__(self, hparams: VaeHParams, info: DataInfo) -> None:
         super().__init__(hparams, info)

@@ -27,8 +27,8 @@ def leaderboard_cells(
     """Header and rows of one dataset's table (its metrics unless `keys` are given), shared by
     markdown and the terminal."""
     keys = board.keys_for(dataset) if keys is None else keys
-    arrows = {**board.directions, **board.stability}
-    header = ["rank", "model", "variant", "seeds ok"] + [f"{k} {ARROWS[arrows[k]]}" for k in keys]
+    header = ["rank", "model", "variant", "seeds ok"]
+    header += [f"{k} {ARROWS[board.direction(k)]}" for k in keys]
     rows = []
     for row in (r for r in board.rows if r.dataset == dataset):
         cells = [str(row.rank or "—"), row.model, row.variant, f"{row.completed}/{row.seeds}"]
@@ -47,7 +47,7 @@ def leaderboard_markdown(board) -> str:
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(cells) + " |" for cells in rows]
         lines.append("")
-    lines += stability_markdown(board)
+    lines += sections_markdown(board)
     lines += sensitivity_markdown(board.sensitivity, board.directions)
     errors = [e for row in board.rows for e in row.errors]
     if errors:
@@ -55,16 +55,16 @@ def leaderboard_markdown(board) -> str:
     return "\n".join(lines)
 
 
-def stability_markdown(board) -> list[str]:
-    """Per dataset, the training-stability statistics of every row (completed and diverged
-    seeds), as defined in bench.metrics.stability."""
+def sections_markdown(board) -> list[str]:
+    """Per section (e.g. "Training stability": completed and diverged seeds, as defined in
+    bench.metrics.stability) and dataset, one table of every row."""
     lines: list[str] = []
-    for dataset in board.datasets():
-        keys = board.stability_keys_for(dataset)
+    for section, dataset in ((s, d) for s in board.sections for d in board.datasets()):
+        keys = board.keys_for(dataset, section)
         if not keys:
             continue
         header, rows = leaderboard_cells(board, dataset, keys)
-        lines += [f"## Training stability: {dataset}", "", "| " + " | ".join(header) + " |"]
+        lines += [f"## {section}: {dataset}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "---|" * len(header))
         lines += ["| " + " | ".join(cells) + " |" for cells in rows]
         lines.append("")

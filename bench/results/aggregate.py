@@ -50,23 +50,28 @@ class Row:
 class Leaderboard:
     title: str
     rows: list[Row]
-    directions: dict[str, str]  # metric key -> "min" | "max", in display order
+    directions: dict[str, str]  # the ranked table's keys -> "min" | "max", in display order
     incomplete: str | None = None  # why the run is not finished, when it is not
-    stability: dict[str, str] = field(default_factory=dict)  # training-stability key -> better
+    # Tables of their own (Metric.section, e.g. "Training stability") -> key -> direction
+    sections: dict[str, dict[str, str]] = field(default_factory=dict)
     sensitivity: list[Sensitivity] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
-        return list(self.directions) + list(self.stability)
+        """Every key, the ranked table's first, then each section's."""
+        return list(self.directions) + [k for keys in self.sections.values() for k in keys]
 
-    def stability_keys_for(self, dataset: str) -> list[str]:
-        return self._present(dataset, self.stability)
+    def direction(self, key: str) -> str:
+        found = [keys[key] for keys in (self.directions, *self.sections.values()) if key in keys]
+        return found[0]
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys(row.dataset for row in self.rows))
 
-    def keys_for(self, dataset: str) -> list[str]:
-        return self._present(dataset, self.directions)
+    def keys_for(self, dataset: str, section: str | None = None) -> list[str]:
+        """The keys of the ranked table (or of `section`) that a row of `dataset` has."""
+        keys = self.directions if section is None else self.sections.get(section, {})
+        return self._present(dataset, keys)
 
     def _present(self, dataset: str, keys: dict[str, str]) -> list[str]:
         """Those of `keys`, in order, that some row of `dataset` has a value for."""
@@ -102,21 +107,23 @@ def status_text(statuses: dict[str, int]) -> str:
 
 def aggregate(run_dir: Path) -> Leaderboard:
     """Group a run's trials over seeds and rank each dataset's rows by its first metric."""
-    from bench.metrics import METRICS
-    from bench.metrics.stability import STABILITY_DIRECTIONS
+    from bench.metrics.base import METRICS
 
     meta = json.loads((run_dir / RUN_FILE).read_text())
     groups: dict[tuple[str, str, str], Row] = {}
-    directions: dict[str, str] = {}
-    stability: dict[str, str] = {}
+    tables: dict[str | None, dict[str, str]] = {None: {}}
+    over_training = {k for _, m in METRICS if m.inputs == "history" for k in m.directions}
     trials = load_trials(run_dir)
     for trial, metrics in trials:
         for name in trial.metrics:
-            directions.update(METRICS.get(name).directions)
-        for key in metrics.get("stability") or {}:
-            stability[key] = STABILITY_DIRECTIONS.get(key, "min")
+            metric = METRICS.get(name)
+            keys = metric.directions
+            if metric.keys_vary:  # only those this trial reported, in the metric's order
+                keys = {k: v for k, v in keys.items() if k in metrics.get("final", {})}
+            tables.setdefault(metric.section, {}).update(keys)
         row = groups.setdefault(trial.group_key, new_row(trial))
-        add_trial(row, metrics)
+        add_trial(row, metrics, over_training)
+    directions = tables.pop(None)
     rows = rank(list(groups.values()), directions)
     primary = {r.dataset: r.primary for r in rows if r.primary}
     finished = sum(row.seeds - row.statuses.get("pending", 0) for row in rows)
@@ -126,7 +133,7 @@ def aggregate(run_dir: Path) -> Leaderboard:
             f"run status '{meta.get('status')}': {finished} of {meta['trials']} trials finished"
         )
     title = f"{meta['suite']} / {meta['run_id']}"
-    board = Leaderboard(title, rows, directions, incomplete, stability)
+    board = Leaderboard(title, rows, directions, incomplete, tables)
     board.sensitivity = sensitivities(trials, primary)
     return board
 
@@ -135,16 +142,19 @@ def new_row(trial: Trial) -> Row:
     return Row(trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [])
 
 
-def add_trial(row: Row, metrics: dict[str, Any]) -> None:
+def add_trial(row: Row, metrics: dict[str, Any], over_training: set[str]) -> None:
+    """Count a trial into its row: every final value of a completed trial; of a diverged one,
+    the metrics over training (how often and how a model diverges is part of its record)."""
     status = metrics.get("status", "pending")
     status = status if status in FINAL else "pending"
     row.seeds += 1
     row.statuses[status] = row.statuses.get(status, 0) + 1
     if metrics.get("error"):
         row.errors.append(f"{metrics['trial_id']}: {metrics['error']}")
-    values = dict(metrics.get("final", {})) if status == "completed" else {}
-    if status in ("completed", "diverged"):  # how often a model diverges is part of its record
-        values.update(metrics.get("stability") or {})
+    final = metrics.get("final", {})
+    values = dict(final) if status == "completed" else {}
+    if status == "diverged":
+        values = {k: v for k, v in final.items() if k in over_training}
     for key, value in values.items():
         if value is not None and math.isfinite(value):
             row.values.setdefault(key, []).append(float(value))

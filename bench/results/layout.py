@@ -9,6 +9,7 @@ results/<suite>/<run-id>/
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,5 +42,21 @@ def load_trials(run_dir: Path) -> list[tuple[Trial, dict[str, Any]]]:
         trial = Trial.from_dict(json.loads(config.read_text()))
         metrics_file = config.parent / "metrics.json"
         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        found.append((trial, metrics))
+        found.append(from_legacy(trial, metrics))
     return found
+
+
+LEGACY_STABILITY = "stability"  # runs before one metric channel kept it beside `final`
+
+
+def from_legacy(trial: Trial, metrics: dict[str, Any]) -> tuple[Trial, dict[str, Any]]:
+    """A trial written before stability was a metric like the others (a separate `stability`
+    field in metrics.json, not in the trial's metrics) read as it would be written today."""
+    legacy = metrics.get(LEGACY_STABILITY)
+    if legacy is None:
+        return trial, metrics
+    metrics = {k: v for k, v in metrics.items() if k != LEGACY_STABILITY}
+    metrics["final"] = {**metrics.get("final", {}), **legacy}
+    if LEGACY_STABILITY not in trial.metrics:
+        trial = replace(trial, metrics=(*trial.metrics, LEGACY_STABILITY))
+    return trial, metrics

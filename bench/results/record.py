@@ -32,7 +32,6 @@ class TrialRecord:
     nodes: list[str] = field(default_factory=list)  # Ray node ids it ran on, in order
     restored_from: list[int] = field(default_factory=list)  # checkpoint steps it continued from
     warnings: list[str] = field(default_factory=list)
-    stability: dict[str, float] = field(default_factory=dict)  # of the whole training history
 
     @classmethod
     def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
@@ -43,7 +42,6 @@ class TrialRecord:
         record.nodes = list(metrics.get("nodes", []))
         record.restored_from = list(metrics.get("restored_from", []))
         record.warnings = list(metrics.get("warnings", []))
-        record.stability = dict(metrics.get("stability", {}))
         return record
 
     def absorb(self, payload: dict[str, Any]) -> None:
@@ -76,8 +74,6 @@ class TrialRecord:
         self.status, self.step = payload["status"], payload["step"]
         self.error, self.traceback = payload["error"], payload["traceback"]
         self.wall_s = payload["wall_s"]
-        if payload.get("stability") is not None:
-            self.stability = payload["stability"]
 
     @property
     def final(self) -> dict[str, Any]:
@@ -97,7 +93,6 @@ class TrialRecord:
             "nodes": self.nodes,
             "restored_from": self.restored_from,
             "warnings": self.warnings,
-            "stability": self.stability,
         }
 
 

@@ -130,7 +130,7 @@ class Planner:
         from bench.metrics.base import METRICS
 
         chosen = self.suite.metrics
-        names = chosen if chosen is not None else metrics_in_order()
+        names = metric_names(chosen)
         found = [
             (i, name, self.lookup(METRICS, name, ("metrics", i))) for i, name in enumerate(names)
         ]
@@ -281,7 +281,7 @@ def reported_keys(suite: Suite) -> dict[str, str]:
 
     load_registries()
     directions: dict[str, str] = {}
-    for name in suite.metrics if suite.metrics is not None else metrics_in_order():
+    for name in metric_names(suite.metrics):
         if name in METRICS.names():
             directions.update(METRICS.get(name).directions)
     return directions
@@ -302,3 +302,14 @@ def metrics_in_order() -> list[str]:
     from bench.metrics.base import METRICS
 
     return sorted(METRICS.names(), key=lambda name: (METRICS.get(name).order, name))
+
+
+def metric_names(chosen: list[str] | None) -> list[str]:
+    """The metrics a suite measures: those it lists (every registered one when it lists none),
+    plus every metric over training (Metric.inputs "history"), which costs nothing."""
+    from bench.metrics.base import METRICS
+
+    if chosen is None:
+        return metrics_in_order()
+    over_training = [n for n in metrics_in_order() if METRICS.get(n).inputs == "history"]
+    return list(chosen) + [n for n in over_training if n not in chosen]
