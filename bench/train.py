@@ -30,7 +30,7 @@ import torch
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.pictures import trial_pictures
-from bench.trial import Trial
+from bench.trial import Trial, evaluation_steps
 
 RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
 Report = Callable[[dict[str, Any]], None]
@@ -219,7 +219,7 @@ def run_trial(
     resume: dict[str, Any] | None = None,
     resume_source: str | None = None,
 ) -> str:
-    """Train `trial` to its budget, evaluating every `eval_every` steps and checkpointing every
+    """Train `trial` to its budget, evaluating at its evaluation steps and checkpointing every
     `checkpoint_every`; continue from the checkpoint `resume` when given. Returns the final status.
     """
     state = TrialState(trial)
@@ -249,7 +249,7 @@ def _train(
     evaluator = Evaluator(assets, list(trial.metrics), trial.budget["eval_samples"], device)
     if resume is not None:
         state.restore(resume, model, batches, device, resume_source)
-    steps, eval_every = trial.budget["steps"], trial.budget["eval_every"]
+    steps, evaluate_at = trial.budget["steps"], set(evaluation_steps(trial.budget))
     save_every = checkpoint_every(trial)
     for step in range(state.step + 1, steps + 1):
         state.step = step
@@ -265,7 +265,7 @@ def _train(
             return DIVERGED
         final = step == steps
         evaluation = None
-        if step % eval_every == 0 or final:
+        if step in evaluate_at:
             evaluation = evaluator(model, step, seed=trial.seed)
             if final:
                 evaluation = evaluator.finish(evaluation, state.history, model)

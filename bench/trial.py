@@ -7,7 +7,9 @@ import copy
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,28 @@ def slug(text: str, limit: int = 48) -> str:
     """`text` as a folder-name part: letters, digits, '_', '.' and '-' only, at most `limit`."""
     cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")
     return cleaned[:limit].rstrip("_.-") or "x"
+
+
+def evaluation_steps(budget: Mapping[str, Any]) -> list[int]:
+    """The steps a trial is evaluated at, ascending, the last step always among them: every
+    `eval_every` steps; or the listed `eval_at` steps; or `eval_schedule: {log: n, first: s}`,
+    n steps spaced evenly on a log scale from s (default steps/100) to the last step."""
+    steps = int(budget["steps"])
+    if budget.get("eval_at"):
+        chosen = {int(s) for s in budget["eval_at"]}
+    elif budget.get("eval_schedule"):
+        chosen = set(log_spaced(steps, **budget["eval_schedule"]))
+    else:
+        every = int(budget["eval_every"])
+        chosen = set(range(every, steps + 1, every))
+    return sorted({s for s in chosen if 1 <= s <= steps} | {steps})
+
+
+def log_spaced(steps: int, log: int, first: int | None = None) -> list[int]:
+    """`log` whole steps from `first` to `steps`, evenly spaced on a log scale (rounding may
+    merge neighbours at the low end)."""
+    start = first or max(1, steps // 100)
+    if log < 2 or start >= steps:
+        return [steps]
+    ratio = steps / start
+    return sorted({round(start * ratio ** (i / (log - 1))) for i in range(log)})

@@ -160,3 +160,31 @@ def test_an_interrupted_run_keeps_its_results_and_never_looks_complete(tmp_path)
     assert reported and all(m["evaluations"] for m in reported)  # progress so far is kept
     board = bench("leaderboard", run, "--format", "md", cwd=tmp_path)
     assert board.returncode == 0 and "incomplete: run status 'interrupted'" in board.stdout
+
+
+SCHEDULED = """\
+name: scheduled
+seeds: [0, 1]
+budget: {steps: 60, eval_schedule: {log: 3, first: 10}, eval_samples: 200}
+datasets: [ring8]
+models: [{name: gan, hparams: {lr: [1.0e-4, 1.0e-3], hidden: 16, batch_size: 32}}]
+metrics: [fid]
+scheduler: {asha: {metric: fid, grace_period: 10, reduction_factor: 2}}
+tracking: {wandb: disabled}
+"""
+
+
+def test_a_log_spaced_schedule_runs_under_asha_with_checkpoints(tmp_path):
+    suite = write_suite(tmp_path, SCHEDULED)
+    result = bench("run", suite, "--results", tmp_path / "results", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run,) = (tmp_path / "results" / "scheduled").iterdir()
+    schedule = [10, 24, 60]  # log-spaced from 10 to 60
+    for path in run.glob("trials/*/metrics.json"):
+        metrics = json.loads(path.read_text())
+        steps = [e["step"] for e in metrics["evaluations"]]
+        assert metrics["status"] in ("completed", "stopped")
+        assert steps == schedule[: len(steps)] and steps
+        if metrics["status"] == "completed":
+            assert steps == schedule
+    assert list(run.glob("tune/*/checkpoint_*"))  # every 6 steps (steps / 10)

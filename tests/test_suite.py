@@ -570,3 +570,33 @@ def test_a_bad_model_budget_is_explained_where_it_is() -> None:
     message = str(caught.value)
     assert "eval_every (20) is larger than steps (5)" in message
     assert "stepz" in message and ":6" in message  # the model's line in the file
+
+
+@pytest.mark.parametrize(
+    ("budget", "phrase"),
+    [
+        ("{steps: 100}", "gives none of eval_every, eval_at and eval_schedule"),
+        ("{steps: 100, eval_every: 10, eval_at: [5]}", "more than one of"),
+        ("{steps: 100, eval_at: [50, 200]}", "beyond steps (100): [200]"),
+        ("{steps: 100, eval_at: [50, 20]}", "distinct steps in increasing order"),
+        ("{steps: 100, eval_schedule: {log: 4, first: 100}}", "not before steps (100)"),
+        ("{steps: 100, eval_schedule: {log: 1}}", "greater than or equal to 2"),
+    ],
+)
+def test_evaluation_schedules_are_validated_with_the_line(budget: str, phrase: str) -> None:
+    message = error_of(suite_text(budget=f"budget: {budget}"))
+    assert phrase in message and "s.yaml:" in message
+
+
+def test_a_model_schedule_replaces_the_suites_and_checkpoints_follow_it() -> None:
+    text = GOOD.replace(
+        "label: small,", "label: small, budget: {steps: 1000, eval_schedule: {log: 3}},"
+    )
+    by_model = {t.model: t.budget for t in expand(parse_suite(text))}
+    assert by_model["t_ae"] == {
+        "steps": 1000,
+        "eval_schedule": {"log": 3},
+        "eval_samples": 2000,
+        "checkpoint_every": 100,  # steps / 10 for a schedule
+    }
+    assert by_model["t_gan"]["eval_every"] == 50 and "eval_at" not in by_model["t_gan"]

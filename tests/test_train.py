@@ -120,3 +120,15 @@ def test_a_gpu_trial_without_cuda_fails_with_a_clear_error(ring8, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     (final,) = collect(trial, ring8)
     assert final["status"] == ERROR and "CUDA" in final["error"]
+
+
+def test_an_evaluation_schedule_sets_the_evaluation_steps(ring8):
+    text = SUITE.format(dataset="ring8").replace(
+        "eval_every: 10", "eval_at: [3, 7], checkpoint_every: 5"
+    )
+    (trial,) = expand(parse_suite(text))
+    payloads = collect(trial, ring8)
+    evaluated = [p["step"] for p in payloads if p["metrics"]]
+    assert evaluated == [3, 7, 30]  # the last step is always evaluated
+    saved = [p["step"] for p in payloads if p["checkpoint"] is not None]
+    assert saved == [5, 10, 15, 20, 25]

@@ -78,6 +78,11 @@ class Kind(str, Enum):
     metrics = "metrics"
 
 
+class ListFormat(str, Enum):
+    table = "table"
+    md = "md"
+
+
 class BoardFormat(str, Enum):
     table = "table"
     md = "md"

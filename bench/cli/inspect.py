@@ -13,6 +13,7 @@ from bench.cli.common import (
     EXIT_USAGE,
     BoardFormat,
     Kind,
+    ListFormat,
     app,
     out,
     print_error,
@@ -50,18 +51,67 @@ def list_(
         str | None,
         typer.Argument(help="a model or dataset name: show its parameters with their defaults"),
     ] = None,
+    format: Annotated[
+        ListFormat, typer.Option("--format", help="table, or md (the README's tables)")
+    ] = ListFormat.table,
 ) -> None:
     """List what is available, one line of description each; with a name, its parameters."""
     if kind is not None and name is not None:
         print_parameters(kind, name)
         return
     for chosen in [kind] if kind else list(Kind):
+        header, rows = registry_table(chosen)
+        if format is ListFormat.md:
+            sys.stdout.write(markdown_table(header, rows) + "\n")
+            continue
         table = Table(title=chosen.value, title_justify="left")
-        table.add_column("name")
-        table.add_column("description")
-        for name, description in registry(chosen).describe():
-            table.add_row(name, description)
+        for column in header:
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
         out.print(table)
+
+
+def registry_table(kind: Kind) -> tuple[list[str], list[list[str]]]:
+    """Header and rows describing every entry of a registry, as the README's tables show them."""
+    rows = [[name, *COLUMNS[kind][1](entry)] for name, entry in registry(kind)]
+    return ["name", *COLUMNS[kind][0]], rows
+
+
+def model_cells(cls) -> list[str]:
+    return [cls.family, cls.description]
+
+
+def dataset_cells(cls) -> list[str]:
+    dataset = cls(cls.Params())  # static facts only: nothing is loaded
+    return [cls.description, str(dataset.info.shape), dataset.eval_spec.feature_space]
+
+
+def metric_cells(metric) -> list[str]:
+    better = {"min": "lower", "max": "higher"}
+    keys = ", ".join(f"`{k}` ({better[d]})" for k, d in metric.directions.items())
+    if metric.keys_vary:
+        keys = f"{len(metric.directions)} keys, those that fit the model (see below)"
+    return [metric.description, keys]
+
+
+COLUMNS = {
+    Kind.models: (["family", "description"], model_cells),
+    Kind.datasets: (
+        ["description", "sample shape (default params)", "feature space"],
+        dataset_cells,
+    ),
+    Kind.metrics: (["description", "reported (better)"], metric_cells),
+}
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    names = [f"`{row[0]}`" for row in rows]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += [
+        "| " + " | ".join([name, *row[1:]]) + " |" for name, row in zip(names, rows, strict=True)
+    ]
+    return "\n".join(lines)
 
 
 def print_parameters(kind: Kind, name: str) -> None:

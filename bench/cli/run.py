@@ -106,8 +106,11 @@ def suite_to_run(suite: Path | None, resume: Path | None):
 
 
 def print_trials(spec, trials) -> None:
+    from bench.trial import evaluation_steps
+
     table = Table(title=f"{spec.name}: {len(trials)} trials (dry run, nothing trained)")
-    for column in ("#", "trial", "model", "dataset", "variant", "seed", "steps", "metrics"):
+    columns = ("#", "trial", "model", "dataset", "variant", "seed", "steps", "evaluated at")
+    for column in (*columns, "metrics"):
         table.add_column(column, overflow="fold")
     for i, trial in enumerate(trials, start=1):
         table.add_row(
@@ -118,15 +121,24 @@ def print_trials(spec, trials) -> None:
             trial.variant,
             str(trial.seed),
             str(trial.budget["steps"]),
+            steps_text(evaluation_steps(trial.budget)),
             ", ".join(trial.metrics),
         )
     out.print(table)
     res = spec.resources
+    evaluations = sum(len(evaluation_steps(t.budget)) for t in trials)
     out.print(
-        f"budget: {spec.budget.steps} steps, eval every {spec.budget.eval_every} on "
-        f"{spec.budget.eval_samples} samples (models may set their own); per trial "
+        f"budget: {spec.budget.steps} steps, {evaluations:,} evaluations of "
+        f"{spec.budget.eval_samples} samples in all (models may set their own); per trial "
         f"{res.cpu:g} CPU, {res.gpu:g} GPU; {sum(t.budget['steps'] for t in trials):,} steps in all"
     )
+
+
+def steps_text(steps: list[int], shown: int = 4) -> str:
+    """The evaluation steps of a trial, abbreviated in the middle when there are many."""
+    if len(steps) <= shown:
+        return ", ".join(map(str, steps))
+    return f"{steps[0]}, {steps[1]}, …, {steps[-1]} ({len(steps)})"
 
 
 @app.command()

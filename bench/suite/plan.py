@@ -15,7 +15,7 @@ from bench.plugins import load_registries
 from bench.registry import suggest
 from bench.suite.explain import explain, without_implied_missing
 from bench.suite.grid import Grid, plain
-from bench.suite.schema import Budget, DatasetRef, ModelRef, Suite
+from bench.suite.schema import SCHEDULE_KEYS, Budget, DatasetRef, ModelRef, Suite
 from bench.suite.source import Locator, YamlPath, combined
 from bench.trial import Trial, slug, variant_hash
 
@@ -176,12 +176,14 @@ class Planner:
 
     def budget_for(self, index: int, ref: ModelRef) -> dict | None:
         """The suite's budget with the model's `budget:` keys over it, or None (errors noted)."""
-        base = self.suite.budget.model_dump()
+        base = self.suite.budget.model_dump(exclude_none=True)
         override = ref.budget or {}
-        if {"steps", "eval_every"} & override.keys() and "checkpoint_every" not in override:
-            base.pop("checkpoint_every")  # follows the model's own eval_every
+        if {"steps", *SCHEDULE_KEYS} & override.keys() and "checkpoint_every" not in override:
+            base.pop("checkpoint_every")  # follows the model's own schedule
+        if set(SCHEDULE_KEYS) & override.keys():  # the model's schedule replaces the suite's
+            base = {k: v for k, v in base.items() if k not in SCHEDULE_KEYS}
         try:
-            return Budget.model_validate({**base, **override}).model_dump()
+            return Budget.model_validate({**base, **override}).model_dump(exclude_none=True)
         except ValidationError as exc:
             subject = f" of model '{ref.row_label}'"
             for err in exc.errors():

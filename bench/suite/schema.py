@@ -34,10 +34,36 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class LogSchedule(Strict):
+    log: int = Field(
+        ge=2, description="how many evaluations, spaced evenly on a log scale, the last at `steps`"
+    )
+    first: int | None = Field(
+        None, ge=1, description="the step of the first evaluation; default steps/100"
+    )
+
+
+SCHEDULE_KEYS = ("eval_every", "eval_at", "eval_schedule")
+
+
 class Budget(Strict):
     steps: int = Field(ge=1, description="training steps per trial, a whole number >= 1")
-    eval_every: int = Field(
-        ge=1, description="steps between evaluations, a whole number from 1 up to `steps`"
+    eval_every: int | None = Field(
+        None,
+        ge=1,
+        description="steps between evaluations, a whole number from 1 up to `steps` (or give "
+        "eval_at or eval_schedule instead)",
+    )
+    eval_at: list[Annotated[int, Field(ge=1)]] | None = Field(
+        None,
+        min_length=1,
+        description="the steps to evaluate at, e.g. [1000, 3000, 10000]; the last step is "
+        "always evaluated",
+    )
+    eval_schedule: LogSchedule | None = Field(
+        None,
+        description="log-spaced evaluations ending at `steps`, e.g. {log: 6} (from steps/100) or "
+        "{log: 6, first: 500}",
     )
     eval_samples: int = Field(
         2000, ge=2, description="samples generated per evaluation, a whole number >= 2"
@@ -46,17 +72,39 @@ class Budget(Strict):
         None,
         ge=1,
         description="steps between checkpoints a failed trial restarts from, a whole number from "
-        "1 up to `steps`; defaults to eval_every",
+        "1 up to `steps`; defaults to eval_every (steps/10 with eval_at or eval_schedule)",
     )
 
     @field_validator("eval_every")
     @classmethod
-    def _within_steps(cls, value: int, info: Any) -> int:
+    def _within_steps(cls, value: int | None, info: Any) -> int | None:
         steps = info.data.get("steps")
-        if steps is not None and value > steps:
+        if value is not None and steps is not None and value > steps:
             raise ValueError(
                 f"eval_every ({value}) is larger than steps ({steps}), so no evaluation would run"
             )
+        return value
+
+    @field_validator("eval_at")
+    @classmethod
+    def _steps_in_budget(cls, value: list[int] | None, info: Any) -> list[int] | None:
+        steps = info.data.get("steps")
+        if value is None or steps is None:
+            return value
+        beyond = [s for s in value if s > steps]
+        if beyond:
+            raise ValueError(f"eval_at lists steps beyond steps ({steps}): {beyond}")
+        if len(set(value)) != len(value) or value != sorted(value):
+            raise ValueError(f"eval_at must list distinct steps in increasing order, got {value}")
+        return value
+
+    @field_validator("eval_schedule")
+    @classmethod
+    def _schedule_in_budget(cls, value: LogSchedule | None, info: Any) -> LogSchedule | None:
+        steps = info.data.get("steps")
+        first = None if value is None else value.first
+        if first is not None and steps is not None and first >= steps:
+            raise ValueError(f"eval_schedule starts at step {first}, not before steps ({steps})")
         return value
 
     @field_validator("checkpoint_every")
@@ -71,9 +119,16 @@ class Budget(Strict):
         return value
 
     @model_validator(mode="after")
-    def _default_checkpoint_every(self) -> Budget:
+    def _one_schedule(self) -> Budget:
+        given = [key for key in SCHEDULE_KEYS if getattr(self, key) is not None]
+        if len(given) != 1:
+            what = "none of" if not given else "more than one of"
+            raise ValueError(
+                f"the budget gives {what} eval_every, eval_at and eval_schedule; give exactly one "
+                "(e.g. eval_every: 500, or eval_schedule: {log: 6})"
+            )
         if self.checkpoint_every is None:
-            self.checkpoint_every = self.eval_every
+            self.checkpoint_every = self.eval_every or max(1, self.steps // 10)
         return self
 
 
