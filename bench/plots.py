@@ -1,10 +1,13 @@
 """Plot primitives (matplotlib, file-only Agg backend): a 2-D scatter over the real data, an image
-grid, PNG bytes. The worker's trial pictures and the reports both draw with these."""
+grid, curves with ± bands against training steps, PNG bytes. The worker's trial pictures and the
+reports both draw with these."""
 
 from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,3 +66,55 @@ def image_grid(plt, samples: np.ndarray, reference: np.ndarray | None, cols: int
     ax.imshow(canvas.squeeze(-1) if channels == 1 else canvas, cmap="gray", vmin=0, vmax=1)
     ax.axis("off")
     return fig
+
+
+@dataclass
+class Band:
+    """One line of a curve plot: a value against training steps with a spread around it (the
+    std over seeds, a standard error, ...); `spread` None draws the line alone."""
+
+    label: str
+    steps: Sequence[float]
+    mean: Sequence[float]
+    spread: Sequence[float] | None = None
+
+
+@dataclass
+class Reference:
+    """A horizontal value with its uncertainty, e.g. a published number ± its standard error."""
+
+    label: str
+    value: float
+    spread: float = 0.0
+
+
+def curves_png(
+    bands: Sequence[Band],
+    *,
+    title: str,
+    ylabel: str,
+    xlabel: str = "training step",
+    log_x: bool = False,
+    reference: Reference | None = None,
+) -> bytes:
+    """PNG bytes of lines with shaded ± spread bands against steps, and an optional reference
+    band across the whole x range (drawn first, so the measurements stay on top)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if reference is not None:
+        ax.axhline(reference.value, color="black", lw=1, ls="--", label=reference.label)
+        if reference.spread > 0:
+            low, high = reference.value - reference.spread, reference.value + reference.spread
+            ax.axhspan(low, high, color="black", alpha=0.12)
+    for band in bands:
+        steps, mean = np.asarray(band.steps, float), np.asarray(band.mean, float)
+        (line,) = ax.plot(steps, mean, marker="o", ms=3, lw=1.5, label=band.label)
+        if band.spread is not None:
+            spread = np.nan_to_num(np.asarray(band.spread, float))
+            ax.fill_between(steps, mean - spread, mean + spread, color=line.get_color(), alpha=0.2)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return png_bytes(plt, fig)
