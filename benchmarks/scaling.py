@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.evaluate import prepare_dataset
-from bench.runner import run_suite
+from bench.driver import run_suite
 from bench.suite import expand, parse_suite
 from bench.train import run_trial
 
