@@ -195,7 +195,7 @@ def test_report_and_json_hold_every_number():
     assert "6.5 ± 0.2887 (n=3)" in text and "Table 2" in text
     assert "**missing**" in text and "1 of 2 published values reproduced" in text
     table = [line for line in text.splitlines() if line.startswith("| gan ")]
-    assert len(table) == 2 and all(line.count("|") == 9 for line in table)  # 8 cells each
+    assert len(table) == 2 and all(line.count("|") == 10 for line in table)  # 9 cells each
     rows = comparisons_json(comparisons)
     assert [r["verdict"] for r in rows] == ["match", "missing"]
     assert json.loads(json.dumps(rows)) == rows

@@ -1,5 +1,6 @@
 """A whole reproduction: a finished run of a suite against its published section, written as
-reproduction.md and reproduction.json into the run folder."""
+reproduction.md, reproduction.json and one plot per published entry over training
+(reproduction/<row>-<entry>.png) into the run folder."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.io import write_json, write_text
+from bench.io import write_bytes, write_json, write_text
 from bench.published import Published, deviations, resolve_dataset
-from bench.report.reproduction import reproduction_markdown
+from bench.report.reproduction import curve_png, plot_path, reproduction_markdown
 from bench.reproduce.compare import (
     Comparison,
     all_matched,
@@ -20,6 +21,7 @@ from bench.reproduce.compare import (
     judge_reference,
     measure_reference,
 )
+from bench.reproduce.curves import EntryCurve, reproduction_curves
 from bench.suite.schema import Suite
 from bench.trial import Trial
 
@@ -31,9 +33,17 @@ def write_reproduction(
     *,
     title: str,
     deviations: list[str],
+    curves: Sequence[EntryCurve] = (),
 ) -> Path:
-    """reproduction.md and reproduction.json into `folder` (atomically); the markdown's path."""
-    text = reproduction_markdown(comparisons, published, title=title, deviations=deviations)
+    """reproduction.md, reproduction.json and the entries' plots into `folder` (atomically);
+    the markdown's path. `curves[i]` belongs to `comparisons[i]` (see reproduction_curves)."""
+    write_curve_plots(folder, curves)
+    text = reproduction_markdown(
+        comparisons, published, title=title, deviations=deviations, curves=curves
+    )
+    rows = comparisons_json(comparisons)
+    for row, curve in zip(rows, curves, strict=False):  # reference checks come after the curves
+        row.update(curve.to_dict())
     write_json(
         Path(folder) / "reproduction.json",
         {
@@ -41,10 +51,20 @@ def write_reproduction(
             "all_matched": all_matched(comparisons),
             "threshold": published.threshold,
             "deviations": deviations,
-            "comparisons": comparisons_json(comparisons),
+            "comparisons": rows,
         },
     )
     return write_text(Path(folder) / "reproduction.md", text)
+
+
+def write_curve_plots(folder: Path, curves: Sequence[EntryCurve]) -> list[Path]:
+    """One PNG per entry with a value at some step, at the path reproduction.md links to."""
+    written = []
+    for index, curve in enumerate(curves, 1):
+        path, png = plot_path(index, curve), curve_png(curve)
+        if path is not None and png is not None:
+            written.append(write_bytes(Path(folder) / path, png))
+    return written
 
 
 def reference_comparisons(suite: Suite, trials: Sequence[Trial]) -> list[Comparison]:
@@ -76,7 +96,8 @@ def reproduce_run(suite: Suite, run_dir: Path) -> tuple[list[Comparison], Path]:
         )
     check_run_for_suite(suite.name, run_dir)
     trials = suite.trials
-    comparisons = compare(suite.published, load_trials(run_dir))
+    records = load_trials(run_dir)
+    comparisons = compare(suite.published, records)
     comparisons += reference_comparisons(suite, trials)
     path = write_reproduction(
         run_dir,
@@ -84,5 +105,6 @@ def reproduce_run(suite: Suite, run_dir: Path) -> tuple[list[Comparison], Path]:
         suite.published,
         title=f"{suite.name} / {run_dir.name}",
         deviations=deviations(suite.published, trials),
+        curves=reproduction_curves(suite.published, records),
     )
     return comparisons, path
