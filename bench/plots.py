@@ -118,3 +118,56 @@ def curves_png(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return png_bytes(plt, fig)
+
+
+@dataclass
+class Panel:
+    """One axes of a multi-panel figure: bands against a shared x (training steps, or the values
+    of a hyperparameter; `xticks` names categorical positions 0, 1, …)."""
+
+    title: str
+    bands: Sequence[Band]
+    ylabel: str = ""
+    xlabel: str = "training step"
+    log_x: bool = False
+    log_y: bool = False
+    xticks: Sequence[str] | None = None
+
+
+def panels_png(panels: Sequence[Panel], cols: int = 3) -> bytes:
+    """PNG bytes of several small curve plots side by side, `cols` per row: one image per group
+    of related curves keeps a report's figures few (each figure costs a render) and aligned."""
+    plt = pyplot()
+    cols = max(1, min(cols, len(panels)))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        draw_panel(ax, panel)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    return png_bytes(plt, fig)
+
+
+def draw_panel(ax, panel: Panel) -> None:
+    for band in panel.bands:
+        steps, mean = np.asarray(band.steps, float), np.asarray(band.mean, float)
+        marker = "o" if len(steps) <= 30 else None  # markers only where points are few
+        (line,) = ax.plot(steps, mean, marker=marker, ms=3, lw=1.3, label=band.label)
+        if band.spread is not None:
+            spread = np.nan_to_num(np.asarray(band.spread, float))
+            low = mean - spread
+            if panel.log_y:  # a band below zero has no place on a log axis: stop it at mean/10
+                low = np.maximum(low, mean / 10)
+            ax.fill_between(steps, low, mean + spread, color=line.get_color(), alpha=0.2)
+    if panel.log_x:
+        ax.set_xscale("log")
+    if panel.log_y:
+        ax.set_yscale("log")
+    if panel.xticks is not None:
+        ax.set_xticks(range(len(panel.xticks)), panel.xticks, rotation=20, fontsize=7)
+    ax.set_title(panel.title, fontsize=9)
+    ax.set(xlabel=panel.xlabel, ylabel=panel.ylabel)
+    ax.grid(alpha=0.3)
+    if panel.bands:
+        ax.legend(fontsize=6)
