@@ -87,10 +87,38 @@ def test_leaderboard_command_recomputes_the_same_table(finished_run):
     assert result.stdout == (run / "leaderboard.csv").read_text()
 
 
-def test_one_offline_wandb_run_per_trial(finished_run):
+def test_one_wandb_run_per_trial_and_a_leaderboard_run(finished_run):
+    from bench.tracking import stable_id
+    from tests.wandb_offline import offline_runs, read_finished
+
     _, run = finished_run
-    runs = list((run / "wandb").glob("offline-run-*"))
-    assert len(runs) == 12
+    copies = offline_runs(run)
+    runs = {copy.name: read_finished(copy.folder) for copy in copies}
+    trials = sorted(p.name for p in (run / "trials").iterdir())
+    assert len(copies) == 13 and sorted(runs) == sorted([*trials, "tiny"])
+    assert {r.id for r in runs.values()} == {
+        stable_id(run.name, t) for t in [*trials, "leaderboard"]
+    }
+    assert all(r.group == run.name for r in runs.values())
+    for trial in (runs[t] for t in trials):
+        assert trial.summary["status"] == "completed" and "final/fid" in trial.summary
+        assert [row["_step"] for row in trial.history if "eval/fid" in row] == [20, 40]
+    board = runs["tiny"].tables["leaderboard"]
+    rows = list(csv.DictReader(io.StringIO((run / "leaderboard.csv").read_text())))
+    assert [row[:4] for row in board["data"]] == [
+        [r["dataset"], int(r["rank"]), r["model"], r["variant"]] for r in rows
+    ]
+
+
+def test_sync_after_a_live_run_writes_nothing_new(finished_run):
+    _, run = finished_run
+    before = sorted(p.name for p in (run / "wandb").iterdir())
+    result = bench("sync", run, cwd=run.parent)
+    assert result.returncode == 0, result.stderr
+    assert "0 wandb runs (re)written offline, 13 already up to date" in " ".join(
+        result.stdout.split()
+    )
+    assert sorted(p.name for p in (run / "wandb").iterdir()) == before
 
 
 DIVERGING = """\
