@@ -1,4 +1,7 @@
-"""The evaluator: sample n -> feature space -> every metric, identically for every model.
+"""The evaluator: sample n -> model probes -> feature space -> every metric, identically for
+every model. Metrics never see the model: what they need from it (reconstructions, ELBO terms,
+codes, translations) the evaluator measures first with the probes they name (bench/probes.py),
+each probe once per evaluation, and hands over as tensors in `EvalInputs.probes`.
 
 `prepare_dataset` runs once per dataset on the driver (load the data, fit the feature space,
 embed the reference split); its `DatasetAssets` travel to every trial through Ray's object store.
@@ -15,9 +18,10 @@ import torch
 from bench.data import DATASETS, DataInfo, DataSplits, EvalSpec
 from bench.io import cache_dir, write_with
 from bench.metrics import FEATURE_SPACES, METRICS, EvalInputs, Features, MetricInputError
-from bench.metrics.base import HistoryInputs
+from bench.metrics.base import HistoryInputs, Metric
 from bench.metrics.features import Extractor
 from bench.models.base import GenerativeModel
+from bench.probes import probes_of, run_probes, unmeasurable
 
 SAMPLE_BATCH = 1000  # generate in chunks so large eval_samples never hold a huge graph/batch
 REFERENCE_SEED = 1234  # which training points form the reference set; fixed so runs compare
@@ -153,12 +157,16 @@ class Evaluator:
     def measure(
         self, samples: torch.Tensor, step: int = 0, model: GenerativeModel | None = None
     ) -> Evaluation:
-        """Every metric on given samples (data space, CPU); `model` enables model-specific ones."""
+        """Every metric on given samples (data space, CPU). Metrics whose probes call the model
+        need `model`; without it they are recorded as not computable."""
         if not torch.isfinite(samples).all():
             reason = "generated samples contain NaN or inf"
             return Evaluation(
                 step, not_computable=dict.fromkeys(self.names, reason), samples=samples
             )
+        refused = self.refused(model)
+        usable = [metric for name, metric in self.metrics if name not in refused]
+        probes, failed = run_probes(probes_of(usable), model, self.assets.splits, self.assets.spec)
         inputs = EvalInputs(
             samples=samples,
             fake=self.extract(samples),
@@ -166,19 +174,25 @@ class Evaluator:
             spec=self.assets.spec,
             info=self.assets.info,
             heldout=self.assets.heldout,
-            model=model,
-            data=self.assets.splits,
+            probes=probes,
         )
         evaluation = Evaluation(step, samples=samples, features=inputs.fake)
         for name, metric in self.metrics:
-            if model is None and metric.applies_to_model(GenerativeModel) is not None:
-                evaluation.not_computable[name] = "needs the model, not only its samples"
+            reason = refused.get(name) or first_failure(metric, failed)
+            if reason is not None:
+                evaluation.not_computable[name] = reason
                 continue
             try:
                 evaluation.values.update(metric.compute(inputs, self.prepared[name]))
             except MetricInputError as exc:
                 evaluation.not_computable[name] = str(exc)
         return evaluation
+
+    def refused(self, model: GenerativeModel | None) -> dict[str, str]:
+        """Metric name -> why it cannot measure this model (or, without one, these samples)."""
+        cls = None if model is None else type(model)
+        reasons = {name: unmeasurable(metric, cls) for name, metric in self.metrics}
+        return {name: reason for name, reason in reasons.items() if reason is not None}
 
     def finish(
         self, evaluation: Evaluation, history: list[dict[str, float]], model: GenerativeModel
@@ -203,6 +217,11 @@ class Evaluator:
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.metrics]
+
+
+def first_failure(metric: Metric, failed: dict[str, str]) -> str | None:
+    """Why the first of the metric's probes that failed did (None when none did)."""
+    return next((failed[name] for name in metric.probes if name in failed), None)
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from bench.data.base import split
 from bench.errors import BenchError
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator, embed_dataset, prepare_dataset
 from bench.metrics import METRICS
+from bench.probes import unmeasurable
 from bench.registry import suggest
 from bench.results.aggregate import Leaderboard, Row
 
@@ -157,16 +158,13 @@ def real_assets(real: str, feature_space: str | None, n_reference: int) -> Datas
 
 
 def applicable_metrics(assets: DatasetAssets, chosen: list[str] | None) -> list[str]:
-    """The chosen metrics (checked), or every metric that applies to the data without a model."""
-    from bench.models.base import GenerativeModel
-
+    """The chosen metrics (checked), or every metric that applies to the data without a model
+    (metrics whose probes call the model cannot measure a file of samples)."""
     names = chosen or METRICS.names()
     usable = []
     for name in names:
         metric = METRICS.get(name)
-        reason = metric.applies(assets.spec, assets.info) or metric.applies_to_model(
-            GenerativeModel
-        )
+        reason = metric.applies(assets.spec, assets.info) or unmeasurable(metric, None)
         if reason is None:
             usable.append(name)
         elif chosen:

@@ -10,7 +10,9 @@ import torch
 from bench.data.base import DataInfo
 from bench.evaluate import DatasetAssets, Evaluation
 from bench.metrics.modes import high_quality_counts
+from bench.models.abilities import SamplesCodes
 from bench.models.base import GenerativeModel
+from bench.models.nets import inference
 from bench.plots import image_grid, png_bytes, pyplot, samples_png
 
 PREVIEW_IMAGES = 64  # a grid of 8 x 8
@@ -150,18 +152,17 @@ TRAVERSAL_SPREAD = 2.5
 TRAVERSAL_PROBE = 1000  # codes drawn to measure each unit's centre and spread
 
 
-def latent_traversal(model, info: DataInfo, generator: torch.Generator) -> np.ndarray | None:
+def latent_traversal(
+    model: GenerativeModel, info: DataInfo, generator: torch.Generator
+) -> np.ndarray | None:
     """Decoded latent traversals (rows x steps, *info.shape): one code drawn from the model's
     sampler (its prior, or the density fitted on its codes); row r sweeps one unit from its
     centre - 2.5 std to + 2.5 std, the other units held. None for non-image data or a model
-    without `sample_codes` and `decode` (e.g. a GAN)."""
-    from bench.models.nets import inference
-
-    sample_codes, decode = getattr(model, "sample_codes", None), getattr(model, "decode", None)
-    if info.kind != "image" or not (callable(sample_codes) and callable(decode)):
+    that does not sample codes and decode them (`SamplesCodes`; e.g. a GAN)."""
+    if info.kind != "image" or not isinstance(model, SamplesCodes):
         return None
     with inference(model):
-        probe = sample_codes(TRAVERSAL_PROBE, generator)
+        probe = model.sample_codes(TRAVERSAL_PROBE, generator)
         centre, spread = probe.mean(0), probe.std(0)
         units = spread.argsort(descending=True)[:TRAVERSAL_UNITS]
         unit = units.repeat_interleave(TRAVERSAL_STEPS)
@@ -170,11 +171,13 @@ def latent_traversal(model, info: DataInfo, generator: torch.Generator) -> np.nd
         codes = probe[:1].repeat(len(unit), 1)
         rows = torch.arange(len(unit), device=probe.device)
         codes[rows, unit] = centre[unit] + offsets * spread[unit]
-        images = decode(codes)
+        images = model.decode(codes)
     return images.detach().cpu().float().numpy()
 
 
-def latent_traversal_png(model, info: DataInfo, generator: torch.Generator) -> bytes | None:
+def latent_traversal_png(
+    model: GenerativeModel, info: DataInfo, generator: torch.Generator
+) -> bytes | None:
     """PNG bytes of `latent_traversal` as a grid, one unit per row; None where it is None."""
     images = latent_traversal(model, info, generator)
     if images is None:

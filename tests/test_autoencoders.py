@@ -29,6 +29,7 @@ from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.coders import ConvDecoder, ConvEncoder, conv_sides
 from bench.models.density import CodeDensity
 from bench.pictures import latent_traversal, latent_traversal_png
+from bench.probes import run_probes, unmeasurable
 from bench.suite import parse_suite
 
 PRIORLESS = [
@@ -420,34 +421,41 @@ class Shifted(torch.nn.Module):
         return torch.device("cpu")
 
 
-def inputs_for(model: object, splits: DataSplits, spec: EvalSpec | None = None) -> EvalInputs:
+def measured(
+    name: str, model: object, splits: DataSplits, spec: EvalSpec | None = None
+) -> dict[str, float]:
+    """The metric's values on `model`, its probes run as the evaluator runs them."""
+    spec = spec or EvalSpec(feature_space="classifier")
+    metric = METRICS.get(name)
+    probes, failed = run_probes(metric.probes, model, splits, spec)
+    assert not failed
     empty = Features(torch.zeros(2, 1, dtype=torch.float64))
     info = data("digits")[0]
-    return EvalInputs(
+    inputs = EvalInputs(
         samples=torch.zeros(2, *info.shape),
         fake=empty,
         real=empty,
-        spec=spec or EvalSpec(feature_space="classifier"),
+        spec=spec,
         info=info,
-        model=model,  # type: ignore[arg-type]
-        data=splits,
+        probes=probes,
     )
+    return metric.compute(inputs)
 
 
 def test_reconstruction_metric_on_a_known_error() -> None:
     _, splits = data("digits")
-    values = METRICS.get("reconstruction").compute(inputs_for(Shifted(0.1), splits))
+    values = measured("reconstruction", Shifted(0.1), splits)
     assert values == {"recon_mse": pytest.approx(0.01)}
 
 
 def test_autoencoder_metrics_refuse_models_they_cannot_measure() -> None:
     gan = MODELS.get("gan")
     for name in ("reconstruction", "elbo", "active_units", "anomaly"):
-        assert METRICS.get(name).applies_to_model(gan) is not None
-    assert METRICS.get("reconstruction").applies_to_model(MODELS.get("pca")) is None
-    assert METRICS.get("elbo").applies_to_model(MODELS.get("ae")) is not None
-    assert METRICS.get("active_units").applies_to_model(MODELS.get("beta_vae")) is None
-    assert "labels" in METRICS.get("anomaly").applies_to_model(MODELS.get("cvae"))
+        assert unmeasurable(METRICS.get(name), gan) is not None
+    assert unmeasurable(METRICS.get("reconstruction"), MODELS.get("pca")) is None
+    assert "`neg_elbo`" in unmeasurable(METRICS.get("elbo"), MODELS.get("ae"))
+    assert unmeasurable(METRICS.get("active_units"), MODELS.get("beta_vae")) is None
+    assert "labels" in unmeasurable(METRICS.get("anomaly"), MODELS.get("cvae"))
     anomaly = METRICS.get("anomaly")
     info = data("digits")[0]
     assert "exclude_class" in anomaly.applies(EvalSpec(feature_space="classifier"), info)
@@ -457,12 +465,12 @@ def test_autoencoder_metrics_refuse_models_they_cannot_measure() -> None:
 def test_elbo_metric_reports_nats_with_the_nll_below_the_negative_elbo() -> None:
     _, splits = data("digits")
     m = trained("vae")
-    values = METRICS.get("elbo").compute(inputs_for(m, splits))
+    values = measured("elbo", m, splits)
     assert set(values) == {"elbo", "kl", "nll"}
     assert values["kl"] > 0 and values["elbo"] < 0
     # importance sampling tightens the bound: NLL <= -ELBO (by about 0.3-1 nats here)
     assert values["nll"] < -values["elbo"]
-    assert METRICS.get("elbo").compute(inputs_for(m, splits)) == values  # fixed draws
+    assert measured("elbo", m, splits) == values  # fixed draws
 
 
 def test_importance_nll_with_one_sample_is_a_one_draw_bound() -> None:
@@ -484,10 +492,8 @@ def test_active_units_counts_units_whose_posterior_mean_varies() -> None:
         active_units(torch.zeros(1, 4))
     collapsed = trained("beta_vae", beta=4.0)
     used = trained("beta_vae", beta=0.25)
-    share = [
-        METRICS.get("active_units").compute(inputs_for(m, data("digits")[1]))["active_units"]
-        for m in (collapsed, used)
-    ]
+    splits = data("digits")[1]
+    share = [measured("active_units", m, splits)["active_units"] for m in (collapsed, used)]
     assert share[0] < share[1]
 
 
@@ -513,9 +519,9 @@ def test_anomaly_metric_scores_the_left_out_class() -> None:
             return x + 0.1 + 0.5 * odd
 
     spec = EvalSpec(feature_space="classifier", anomaly_class=3)
-    values = METRICS.get("anomaly").compute(inputs_for(OddOut(0.0), splits, spec))
+    values = measured("anomaly", OddOut(0.0), splits, spec)
     assert values == {"anomaly_auroc": 1.0}
-    values = METRICS.get("anomaly").compute(inputs_for(Shifted(0.0), splits, spec))
+    values = measured("anomaly", Shifted(0.0), splits, spec)
     assert values["anomaly_auroc"] == pytest.approx(0.5)  # every score ties: chance
 
 

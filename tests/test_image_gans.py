@@ -13,13 +13,14 @@ from functools import cache
 import pytest
 import torch
 
-from bench.data import DATASETS, DataInfo, DataSplits
+from bench.data import DATASETS, DataInfo, DataSplits, EvalSpec
 from bench.errors import BenchError
 from bench.metrics import METRICS
 from bench.metrics.translation import cycle_error
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.cyclegan import CycleGan
 from bench.models.progan import ProGan, schedule
+from bench.probes import PROBES, unmeasurable
 from bench.suite import expand, parse_suite
 
 TINY = {
@@ -293,21 +294,24 @@ def test_cyclegan_needs_its_sampler_fitted():
 def test_cycle_metric_matches_the_models_own_reconstructions():
     m = build("cyclegan")
     train(m, 2)
-    pairs = data("mnist_pairs")[1].heldout[:40]
-    got = cycle_error(m, pairs)
+    splits = data("mnist_pairs")[1]
+    pairs = splits.heldout[:40]
+    short = DataSplits(train=splits.train, heldout=pairs)
+    probed = PROBES.get("cycle_reconstructions").run(m, short, EvalSpec(feature_space="raw"))
+    got = cycle_error(pairs, probed["cycled_a"], probed["cycled_b"])
     with torch.no_grad():
         m.eval()
         a_rec, b_rec = m.cycle_reconstruct(pairs[:, 0:1], pairs[:, 1:2])
         m.train()
     assert got["cycle_a"] == pytest.approx((a_rec - pairs[:, 0:1]).abs().mean().item(), rel=1e-5)
     assert got["cycle_b"] == pytest.approx((b_rec - pairs[:, 1:2]).abs().mean().item(), rel=1e-5)
-    assert m.training  # the metric restores the mode
+    assert m.training  # the probe restores the mode
 
 
 def test_cycle_metric_applies_to_translators_only():
     metric = METRICS.get("cycle")
-    assert metric.applies_to_model(CycleGan) is None
-    assert "cycle_reconstruct" in metric.applies_to_model(ProGan)
+    assert unmeasurable(metric, CycleGan) is None
+    assert "`translate_back`" in unmeasurable(metric, ProGan)
     for name, applies in (("mnist_pairs", True), ("mnist5k", False)):
         dataset = DATASETS.get(name)()
         assert (metric.applies(dataset.eval_spec, dataset.info) is None) == applies

@@ -24,8 +24,8 @@ from bench.metrics import (
     frechet_distance,
     mode_coverage,
 )
-from bench.metrics import features as features_module
-from bench.metrics.features import classifier_weights_path
+from bench.metrics.features import classifier as classifier_module
+from bench.metrics.features import classifier_weights_path, register_with_torch_fidelity
 
 RING8 = DATASETS.get("ring8")()
 RING_CENTRES = RING8.eval_spec.mode_centers
@@ -126,7 +126,7 @@ def test_second_fit_loads_the_cache(
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached classifier should have been reused")
 
-    monkeypatch.setattr(features_module, "train_classifier", no_training)
+    monkeypatch.setattr(classifier_module, "train_classifier", no_training)
     again = FEATURE_SPACES.get("classifier").fit(*digits)
     assert again["heldout_accuracy"] == fitted["state"]["heldout_accuracy"]
     for name, tensor in fitted["state"]["state_dict"].items():
@@ -173,6 +173,7 @@ def test_torch_fidelity_extractor_matches_our_fid(
     ours = FEATURE_SPACES.get("classifier").extractor(fitted["state"], info, "cpu")
     expected = frechet_distance(ours(real).features, ours(noisy).features)
 
+    register_with_torch_fidelity()  # ClassifierSpace.fit did already; a second call is a no-op
     result = torch_fidelity.calculate_metrics(
         input1=TensorImages(real),
         input2=TensorImages(noisy),

@@ -1,7 +1,13 @@
-"""Measurements only autoencoders support, taken on the held-out split in data space: how well
-they reconstruct, the VAE family's ELBO and importance-sampled likelihood, how many latent units
-a VAE uses, and anomaly detection of a class left out of training. Each metric refuses models
-without the method it needs (`applies_to_model`), so GAN trials never get them."""
+"""Measurements of autoencoders on the held-out split: how well they reconstruct, the VAE family's
+ELBO and importance-sampled likelihood, how many latent units a VAE uses, and anomaly detection
+of a class left out of training.
+
+Each is a pure function of tensors. The evaluator's probes (bench/probes.py) call the model on
+the held-out split first (reconstructions, ELBO terms, posterior means, anomaly scores); the
+metrics read those tensors from `EvalInputs.probes` and never see the model, so they can be
+tested with constructed tensors. A metric's `probes` decide which models it applies to (a GAN
+has no `reconstruct`, so GAN trials never get these). The constants below fix what the probes
+measure, so that evaluations compare."""
 
 from __future__ import annotations
 
@@ -12,7 +18,6 @@ import torch
 
 from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
-from bench.models.nets import inference
 
 if TYPE_CHECKING:
     from bench.models.base import GenerativeModel
@@ -22,43 +27,33 @@ NLL_IMAGES = 500  # held-out points for the importance-sampled NLL (k decodes ea
 NLL_SAMPLES = 64  # importance samples per point
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016: a unit is active when Cov_x(E_q[z_u]) exceeds this
 EVAL_SEED = 2024  # the draws of stochastic estimates: fixed, so evaluations compare
-CHUNK = 500
+CHUNK = 500  # held-out points per forward pass of a probe
 
 
-def lacks(model: type[GenerativeModel], method: str, what: str) -> str | None:
-    if callable(getattr(model, method, None)):
-        return None
-    return f"{what} needs a model with `{method}` (an autoencoder), and {model.__name__} has none"
+def probed(inputs: EvalInputs, key: str, metric: str) -> torch.Tensor:
+    """The tensor a probe left under `key`, or a MetricInputError naming what is missing."""
+    if key not in inputs.probes:
+        raise MetricInputError(
+            f"{metric}: needs the probe tensor '{key}' (measured by the evaluator with the model), "
+            f"and the inputs have {sorted(inputs.probes) or 'no probes'}"
+        )
+    return inputs.probes[key]
 
 
-def heldout(inputs: EvalInputs, limit: int = MAX_IMAGES) -> tuple[torch.Tensor, Any, Any]:
-    """(x, labels or None, model) of the first `limit` held-out points."""
-    if inputs.model is None or inputs.data is None:
-        raise MetricInputError("this metric needs the model and the data in its inputs")
-    x = inputs.data.heldout[:limit]
-    if len(x) == 0:
-        raise MetricInputError("the held-out split is empty")
-    labels = inputs.data.heldout_labels
-    return x, None if labels is None else labels[:limit], inputs.model
-
-
-def in_chunks(fn, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """fn(x_chunk, y_chunk) over CHUNK-row slices, concatenated on the CPU."""
-    parts = []
-    for start in range(0, len(x), CHUNK):
-        ys = None if y is None else y[start : start + CHUNK]
-        parts.append(fn(x[start : start + CHUNK], ys).detach().cpu())
-    return torch.cat(parts)
-
-
-def per_image_squared_error(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+def per_image_squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(N,) mean squared error over the data dimensions of each reconstruction."""
+    if x_hat.shape != x.shape:
+        raise MetricInputError(
+            f"reconstruction: {tuple(x_hat.shape)} reconstructions of {tuple(x.shape)} inputs"
+        )
+    return (x_hat.float() - x.float()).pow(2).reshape(len(x), -1).mean(-1)
 
-    def error(xs: torch.Tensor, ys: torch.Tensor | None) -> torch.Tensor:
-        x_hat = model.reconstruct(xs, ys).cpu().float()
-        return (x_hat - xs.float()).pow(2).reshape(len(xs), -1).mean(-1)
 
-    return in_chunks(error, x, y)
+def reconstruction_mse(x_hat: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean over images of the per-image mean squared reconstruction error."""
+    if len(x) == 0:
+        raise MetricInputError("reconstruction: no held-out images were reconstructed")
+    return per_image_squared_error(x_hat, x).mean().item()
 
 
 def finite(name: str, values: dict[str, float]) -> dict[str, float]:
@@ -73,14 +68,28 @@ class Reconstruction(Metric):
     order = 10
     description = "held-out reconstruction error: mean squared error per data dimension"
     directions = {"recon_mse": "min"}
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        return lacks(model, "reconstruct", "reconstruction")
+    probes = ("heldout", "reconstructions")
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        x, y, model = heldout(inputs)
-        error = per_image_squared_error(model, x, y)
-        return finite("reconstruction", {"recon_mse": error.mean().item()})
+        x_hat = probed(inputs, "reconstructions", "reconstruction")
+        x = probed(inputs, "heldout", "reconstruction")[: len(x_hat)]
+        return finite("reconstruction", {"recon_mse": reconstruction_mse(x_hat, x)})
+
+
+def elbo_values(neg_elbo: torch.Tensor, nll: torch.Tensor) -> dict[str, float]:
+    """ELBO, its KL term and the NLL, in nats per image, from per-image (reconstruction NLL, KL)
+    rows (N, 2) and per-image importance-sampled NLLs (n,)."""
+    if neg_elbo.dim() != 2 or neg_elbo.shape[1] != 2 or len(neg_elbo) == 0 or len(nll) == 0:
+        raise MetricInputError(
+            f"elbo: need (N, 2) ELBO terms and (n,) NLLs, got {tuple(neg_elbo.shape)} and "
+            f"{tuple(nll.shape)}"
+        )
+    values = {
+        "elbo": -neg_elbo.sum(1).mean().item(),
+        "kl": neg_elbo[:, 1].mean().item(),
+        "nll": nll.mean().item(),
+    }
+    return finite("elbo", values)
 
 
 @METRICS.register("elbo")
@@ -93,27 +102,12 @@ class Elbo(Metric):
     )
     # `kl` has no better direction; "min" only files it (a lower rate is the compressive end).
     directions = {"elbo": "max", "nll": "min", "kl": "min"}
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        return lacks(model, "importance_nll", "the ELBO")
+    probes = ("elbo",)
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        x, y, model = heldout(inputs)
-        gen = torch.Generator(device=model.device).manual_seed(EVAL_SEED)
-
-        def neg_elbo_parts(xs: torch.Tensor, ys: torch.Tensor | None) -> torch.Tensor:
-            return torch.stack(model.neg_elbo(xs, gen, ys), dim=1)
-
-        with inference(model):
-            parts = in_chunks(neg_elbo_parts, x, y)
-        n = min(NLL_IMAGES, len(x))
-        nll = model.importance_nll(x[:n], NLL_SAMPLES, gen, None if y is None else y[:n])
-        values = {
-            "elbo": -parts.sum(1).mean().item(),
-            "kl": parts[:, 1].mean().item(),
-            "nll": nll.mean().item(),
-        }
-        return finite("elbo", values)
+        return elbo_values(
+            probed(inputs, "neg_elbo", "elbo"), probed(inputs, "importance_nll", "elbo")
+        )
 
 
 def active_units(means: torch.Tensor, threshold: float = ACTIVE_THRESHOLD) -> torch.Tensor:
@@ -134,15 +128,10 @@ class ActiveUnits(Metric):
         f"(Cov_x(E_q[z]) > {ACTIVE_THRESHOLD}, Burda et al. 2016)"
     )
     directions = {"active_units": "max"}
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        return lacks(model, "importance_nll", "active_units (a VAE's posterior)")
+    probes = ("posterior_means",)
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        x, y, model = heldout(inputs)
-
-        with inference(model):
-            means = in_chunks(lambda xs, ys: model.encode(xs, ys)[0], x, y)
+        means = probed(inputs, "posterior_means", "active_units")
         return {"active_units": active_units(means).float().mean().item()}
 
 
@@ -157,13 +146,14 @@ def auroc(scores: torch.Tensor, positive: torch.Tensor) -> float:
     return float(roc_auc_score(positive.numpy(), scores.double().numpy()))
 
 
-def anomaly_scores(model: Any, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """Higher = more anomalous: -ELBO for models with one, per-image squared reconstruction
-    error otherwise. Labels are withheld: a test image of an unseen class comes without one."""
-    if callable(getattr(model, "elbo", None)):
-        gen = torch.Generator(device=model.device).manual_seed(EVAL_SEED)
-        return in_chunks(lambda xs, _: -model.elbo(xs, gen), x, None)
-    return per_image_squared_error(model, x, None)
+def anomaly_auroc(scores: torch.Tensor, labels: torch.Tensor, anomaly_class: int) -> float:
+    """AUROC of per-image anomaly scores (higher = more anomalous) for telling the images of
+    `anomaly_class` from the rest; `labels` are the images' classes, row for row."""
+    if len(scores) != len(labels):
+        raise MetricInputError(
+            f"anomaly: {len(scores)} scores for {len(labels)} labelled held-out images"
+        )
+    return auroc(scores, labels == anomaly_class)
 
 
 @METRICS.register("anomaly")
@@ -174,6 +164,7 @@ class Anomaly(Metric):
         "AUROC of -ELBO (VAEs) or reconstruction error (other autoencoders) on the held-out split"
     )
     directions = {"anomaly_auroc": "max"}
+    probes = ("anomaly_scores", "labels")
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if spec.anomaly_class is None:
@@ -185,11 +176,12 @@ class Anomaly(Metric):
             return (
                 "anomaly detection scores unlabelled images, and a conditional model needs labels"
             )
-        return lacks(model, "reconstruct", "anomaly detection")
+        return None
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        x, y, model = heldout(inputs, limit=len(inputs.data.heldout) if inputs.data else 0)
-        if y is None:
+        scores = probed(inputs, "anomaly_scores", "anomaly")
+        if "labels" not in inputs.probes:
             raise MetricInputError("anomaly: the held-out split has no labels")
-        scores = anomaly_scores(model, x, y)
-        return finite("anomaly", {"anomaly_auroc": auroc(scores, y == inputs.spec.anomaly_class)})
+        assert inputs.spec.anomaly_class is not None  # see applies()
+        auc = anomaly_auroc(scores, inputs.probes["labels"], inputs.spec.anomaly_class)
+        return finite("anomaly", {"anomaly_auroc": auc})

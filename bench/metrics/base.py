@@ -13,7 +13,6 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.registry import Registry
 
 if TYPE_CHECKING:
-    from bench.data.base import DataSplits
     from bench.models.base import GenerativeModel
 
 Direction = Literal["min", "max"]
@@ -38,11 +37,10 @@ class EvalInputs:
     spec: EvalSpec
     info: DataInfo
     heldout: Features | None = None  # the held-out split in feature space (memorization)
-    model: GenerativeModel | None = None  # for model-specific measurements (reconstruction...)
-    data: DataSplits | None = None  # the dataset in data space (held-out reconstruction...)
-    # Tensors the evaluator measured with the model before the metrics ran, by name (e.g. "codes":
-    # posterior means of the held-out split, "factors": its factor indices), so that metrics
-    # needing the model's view stay pure functions of tensors. Empty when none were measured.
+    # Tensors the evaluator's probes (bench/probes.py) measured before the metrics ran, by key
+    # (e.g. "codes": the model's codes of the held-out split, "factors": that split's factor
+    # indices): the metrics named in `Metric.probes` get what they need here, never the model or
+    # the data, so every metric stays a pure function of tensors. Empty when none were measured.
     probes: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
@@ -75,6 +73,11 @@ class Metric:
     # True when a trial reports only those of `directions` that fit its model (stability: a GAN
     # has discriminator keys, an autoencoder not); tables then show only the keys present.
     keys_vary: ClassVar[bool] = False
+    # Names of the probes (bench.probes.PROBES) whose tensors `compute` reads from
+    # `EvalInputs.probes`. A probe that calls the model needs an ability of it (a Protocol in
+    # bench.models.abilities); the metric applies to a model class only when the class has every
+    # one (bench.probes.unmeasurable), and without a model it is not computable.
+    probes: ClassVar[tuple[str, ...]] = ()
 
     def prepare(self, reference: Features) -> Any:
         """Work that depends on the reference set alone (its k-NN radii, its bins), done once per
@@ -86,7 +89,8 @@ class Metric:
         return None
 
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        """Why this metric cannot measure such a model (e.g. reconstruction of a GAN), or None."""
+        """Why this metric cannot measure such a model for a reason other than a missing ability
+        (those follow from `probes`), e.g. a conditional model that needs labels; or None."""
         return None
 
     def compute(self, inputs: Any, prepared: Any = None) -> dict[str, float]:

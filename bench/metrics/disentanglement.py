@@ -282,6 +282,7 @@ class Disentanglement(Metric):
         "dci_completeness": "max",
         "dci_informativeness": "max",
     }
+    probes = ("codes", "factors")
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if info.factor_names is None:

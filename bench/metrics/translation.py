@@ -2,11 +2,15 @@
 known: how far a translation lies from the true counterpart, and how well a cycle of two
 translators returns its input. Realism in the target domain is FID in the dataset's
 `paired_target` feature space; these add what FID cannot see (a realistic B digit that is the
-wrong digit, or the right digit drawn differently, scores well on FID)."""
+wrong digit, or the right digit drawn differently, scores well on FID).
+
+Both are pure functions of tensors: `translation` reads the samples (pairs [a, G(a)]), `cycle`
+the held-out pairs and the model's round trips of them, which the evaluator's
+"cycle_reconstructions" probe (bench/probes.py) measured with a model that `Translates`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -14,10 +18,7 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.data.paired import TRANSFORMS, domain_a, domain_b
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
-if TYPE_CHECKING:
-    from bench.models.base import GenerativeModel
-
-CHUNK = 500  # held-out images per cycle forward pass
+CHUNK = 500  # held-out images per forward pass (probe) and per float64 sum (metric)
 NOT_PAIRED = "needs paired-domain data with a known transform, such as mnist_pairs"
 
 
@@ -66,29 +67,33 @@ class Translation(Metric):
         return translation_error(inputs.samples, inputs.info.pairing)
 
 
-def cycle_error(model: GenerativeModel, pairs: torch.Tensor) -> dict[str, float]:
-    """Mean |F(G(a)) - a| and |G(F(b)) - b| over paired images (N, 2, H, W), where the model's
-    `cycle_reconstruct(a, b)` returns (F(G(a)), G(F(b)))."""
+def cycle_error(
+    pairs: torch.Tensor, cycled_a: torch.Tensor, cycled_b: torch.Tensor
+) -> dict[str, float]:
+    """Mean |F(G(a)) - a| and |G(F(b)) - b| per pixel over paired images `pairs` (N, 2, H, W),
+    given each domain's image translated to the other domain and back, F(G(a)) and G(F(b))
+    (each (N, 1, H, W)). Summed in float64 over CHUNK images at a time."""
     x = check_pairs("cycle", pairs)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            totals = cycle_sums(model, x)
-    finally:
-        model.train(was_training)
+    for name, cycled in (("F(G(a))", cycled_a), ("G(F(b))", cycled_b)):
+        if cycled.shape != x[:, :1].shape:
+            raise MetricInputError(
+                f"cycle: {name} has shape {tuple(cycled.shape)}, the pairs' domain images "
+                f"{tuple(x[:, :1].shape)}"
+            )
+    totals = {
+        "cycle_a": absolute_sum(cycled_a, domain_a(x)),
+        "cycle_b": absolute_sum(cycled_b, domain_b(x)),
+    }
     pixels = x[:, :1].numel()
     return {key: total / pixels for key, total in totals.items()}
 
 
-def cycle_sums(model: GenerativeModel, x: torch.Tensor) -> dict[str, float]:
-    totals = {"cycle_a": 0.0, "cycle_b": 0.0}
-    for chunk in torch.split(x, CHUNK):
-        a, b = (t.to(model.device, torch.float32) for t in (domain_a(chunk), domain_b(chunk)))
-        a_rec, b_rec = model.cycle_reconstruct(a, b)
-        totals["cycle_a"] += float((a_rec - a).abs().double().sum())
-        totals["cycle_b"] += float((b_rec - b).abs().double().sum())
-    return totals
+def absolute_sum(estimate: torch.Tensor, target: torch.Tensor) -> float:
+    """Sum of |estimate - target| in float32 differences, float64 sums, CHUNK rows at a time."""
+    total = 0.0
+    for est, tgt in zip(torch.split(estimate, CHUNK), torch.split(target, CHUNK), strict=True):
+        total += float((est.float() - tgt.float()).abs().double().sum())
+    return total
 
 
 @METRICS.register("cycle")
@@ -96,16 +101,17 @@ class Cycle(Metric):
     order = 9
     description = "cycle-reconstruction L1 error A->B->A and B->A->B on the held-out pairs"
     directions = {"cycle_a": "min", "cycle_b": "min"}
+    probes = ("heldout", "cycle_reconstructions")
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         return None if info.pairing is not None else NOT_PAIRED
 
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        if callable(getattr(model, "cycle_reconstruct", None)):
-            return None
-        return "needs a model with two translators (cycle_reconstruct), such as cyclegan"
-
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        if inputs.model is None or inputs.data is None:
-            raise MetricInputError("cycle: needs the model and the held-out data")
-        return cycle_error(inputs.model, inputs.data.heldout)
+        missing = {"heldout", "cycled_a", "cycled_b"} - set(inputs.probes)
+        if missing:
+            raise MetricInputError(
+                f"cycle: needs the probe tensors {sorted(missing)} (the held-out pairs and the "
+                "model's round trips of them, measured by the evaluator)"
+            )
+        probes = inputs.probes
+        return cycle_error(probes["heldout"], probes["cycled_a"], probes["cycled_b"])

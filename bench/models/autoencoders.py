@@ -3,11 +3,11 @@ samples by decoding draws from a density fitted on its training codes (ex-post d
 estimation, Ghosh et al. 2020; see bench/models/density.py). The `sampler` hyperparameter names
 the density, so it shows in the trial config and in the leaderboard's variant label.
 
-Variants: `pca` (the optimum a linear autoencoder reaches), `ae` and its presets
-`ae_undercomplete` / `ae_overcomplete`, `stacked_ae`, `sparse_ae_l1`, `sparse_ae_kl`,
-`denoising_ae` and `conv_ae`. The reconstruction term of every loss is summed over data
-dimensions and averaged over the batch (per image), so penalty weights mean the same on any
-batch size."""
+Variants here: `ae` and its presets `ae_undercomplete` / `ae_overcomplete`, `stacked_ae`,
+`denoising_ae` and `conv_ae`; `pca` (the optimum a linear autoencoder reaches) is in pca.py and
+`sparse_ae_l1` / `sparse_ae_kl` in sparse.py, built on the bases defined here. The
+reconstruction term of every loss is summed over data dimensions and averaged over the batch
+(per image), so penalty weights mean the same on any batch size."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from bench.models.base import (
     MODELS,
     RECONSTRUCTION_DIAGNOSTICS,
     Batch,
-    Diagnostic,
     GenerativeModel,
     HParams,
 )
@@ -37,7 +36,7 @@ from bench.models.coders import (
     conv_incompatibility,
 )
 from bench.models.density import CodeDensity
-from bench.models.nets import descend, flatten, grad_norm, inference, output_head, unflatten
+from bench.models.nets import descend, flatten, grad_norm, inference, output_head
 
 CODE_FIT_MAX = 5000  # training points whose codes the sampler is fitted on (a fixed subset)
 CODE_FIT_SEED = 4321  # which training points those are: the same for every model and fit
@@ -105,112 +104,15 @@ class ExPostAutoencoder(GenerativeModel):
         with inference(self):
             return self.decode(self.sample_codes(n, generator))
 
+    def codes(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """encode(x) without gradients: the code the evaluator's probes read (Encodes)."""
+        with inference(self):
+            return self.encode(x.to(self.device), y)
+
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """decode(encode(x)), shape (B, *info.shape); no gradients."""
         with inference(self):
             return self.decode(self.encode(x.to(self.device)))
-
-
-# ---------------------------------------------------------------- PCA
-
-
-class PcaHParams(SamplerHParams):
-    latent_dim: int = Field(8, ge=1, description="principal components kept (<= data dim)")
-    lr: float = Field(1e-3, gt=0.0, description="unused: PCA takes no gradient steps")
-
-
-@MODELS.register("pca")
-class Pca(ExPostAutoencoder):
-    """Streaming exact PCA: each step adds the batch to running first and second moments; the
-    principal subspace is the top eigenvectors of the running covariance, recomputed whenever
-    the number of points seen has grown by REFRESH_GROWTH (so about log(N) eigendecompositions in
-    a run, not one per step), and always before it is used outside training."""
-
-    description = "PCA: the linear autoencoder's optimum (streaming exact eigenvectors), reference"
-    HParams: ClassVar[type[PcaHParams]] = PcaHParams
-    hparams: PcaHParams
-    diagnostics = {
-        **RECONSTRUCTION_DIAGNOSTICS,
-        "grad_norm": Diagnostic("always 0: PCA takes no gradient step (kept for a uniform log)"),
-        "explained_variance": Diagnostic("share of the running variance the components keep"),
-    }
-    REFRESH_GROWTH = 1.5
-
-    def __init__(self, hparams: PcaHParams, info: DataInfo) -> None:
-        super().__init__(hparams, info)
-        if hparams.latent_dim > info.dim:
-            raise BenchError(
-                f"pca keeps latent_dim={hparams.latent_dim} components of {info.dim}-dimensional "
-                "data, but there are only as many components as dimensions",
-                fix=f"set latent_dim to at most {info.dim}",
-            )
-        self.latent_dim = hparams.latent_dim
-        d = info.dim
-        self.register_buffer("seen", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("refreshed_at", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("total", torch.zeros(d, dtype=torch.float64))
-        self.register_buffer("outer", torch.zeros(d, d, dtype=torch.float64))
-        self.register_buffer("mean", torch.zeros(d))
-        self.register_buffer("components", torch.eye(d)[:, : self.latent_dim].clone())
-        self.register_buffer("explained", torch.zeros(()))
-        self.density = self.make_density()
-
-    @property
-    def device(self) -> torch.device:  # no parameters: the buffers say where the model lives
-        return self.mean.device
-
-    def refresh(self) -> None:
-        """Principal subspace of the data seen so far (eigh of the covariance, float64)."""
-        n = self.seen
-        mean = self.total / n
-        cov = self.outer / n - torch.outer(mean, mean)
-        values, vectors = torch.linalg.eigh(cov)  # ascending
-        top = vectors[:, -self.latent_dim :].flip(1)
-        self.mean.copy_(mean.float())
-        self.components.copy_(top.float())
-        total_var = values.clamp(min=0).sum()
-        kept = values[-self.latent_dim :].clamp(min=0).sum()
-        self.explained.fill_(float(kept / total_var) if total_var > 0 else 1.0)
-        self.refreshed_at.copy_(n)
-
-    def _fresh(self) -> None:
-        if self.seen > self.refreshed_at:
-            self.refresh()
-
-    def train_step(self, batch: Batch) -> dict[str, float]:
-        x = flatten(batch.x.to(self.device)).double()
-        self.seen += len(x)
-        self.total += x.sum(0)
-        self.outer += x.T @ x
-        if self.seen >= self.REFRESH_GROWTH * self.refreshed_at:
-            self.refresh()
-        with torch.no_grad():
-            x_hat = self._linear_decode(self._linear_encode(batch.x.to(self.device)))
-            recon = (x_hat - flatten(batch.x.to(self.device))).pow(2).sum(-1).mean().item()
-        # No gradients: grad_norm is logged as 0 to keep the autoencoders' log keys uniform.
-        return {
-            "loss": recon,
-            "recon": recon,
-            "explained_variance": self.explained.item(),
-            "grad_norm": 0.0,
-        }
-
-    def _linear_encode(self, x: torch.Tensor) -> torch.Tensor:
-        return (flatten(x).float() - self.mean) @ self.components
-
-    def _linear_decode(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.mean + z @ self.components.T
-        if self.info.value_range is not None:  # the data's support; only lowers the error
-            x = x.clamp(*self.info.value_range)
-        return x
-
-    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        self._fresh()
-        return self._linear_encode(x.to(self.device))
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        self._fresh()
-        return unflatten(self._linear_decode(z), self.info)
 
 
 # ---------------------------------------------------------------- neural autoencoders
@@ -374,83 +276,6 @@ class StackedAe(Autoencoder):
             MlpEncoder(self.info, widths, self.latent_dim),
             MlpDecoder(self.info, widths, self.latent_dim),
         )
-
-
-class SparseL1HParams(AeHParams):
-    latent_dim: int = Field(64, ge=1, description="size of the (non-negative, ReLU) code")
-    sparsity_weight: float = Field(
-        0.01, ge=0.0, description="λ: weight of the L1 penalty on the code, per image"
-    )
-
-
-@MODELS.register("sparse_ae_l1")
-class SparseAeL1(Ae):
-    """ReLU codes with λ·Σ|h| added per image: exact zeros, a sparse code. Sampled codes are
-    clipped at zero, the set the ReLU can produce."""
-
-    description = "sparse AE: L1 penalty (λ) on the ReLU code activations"
-    HParams: ClassVar[type[SparseL1HParams]] = SparseL1HParams
-    hparams: SparseL1HParams
-    diagnostics = {
-        **RECONSTRUCTION_DIAGNOSTICS,
-        "code_l1": Diagnostic("mean L1 norm of the batch's codes (before λ)"),
-        "code_zeros": Diagnostic("share of code units exactly 0"),
-    }
-
-    def make_code_activation(self) -> nn.Module:
-        return nn.ReLU()
-
-    def project(self, z: torch.Tensor) -> torch.Tensor:
-        return z.clamp(min=0.0)
-
-    def penalty(self, code: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        l1 = code.abs().sum(-1).mean()
-        zeros = (code == 0).float().mean().item()
-        return self.hparams.sparsity_weight * l1, {"code_l1": l1.item(), "code_zeros": zeros}
-
-
-class SparseKlHParams(AeHParams):
-    latent_dim: int = Field(64, ge=1, description="size of the (sigmoid) code")
-    rho: float = Field(0.05, gt=0.0, lt=1.0, description="ρ: target mean activation of each unit")
-    sparsity_weight: float = Field(
-        0.5, ge=0.0, description="weight of the KL sparsity penalty, per image"
-    )
-
-
-def bernoulli_kl(rho: float, rho_hat: torch.Tensor) -> torch.Tensor:
-    """KL(Bernoulli(ρ) || Bernoulli(ρ̂)) per unit."""
-    rho_hat = rho_hat.clamp(1e-6, 1 - 1e-6)
-    return rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
-
-
-@MODELS.register("sparse_ae_kl")
-class SparseAeKl(Ae):
-    """Sigmoid codes; each unit's mean activation over the batch, ρ̂_j, is pulled towards ρ by
-    Σ_j KL(ρ || ρ̂_j) (the sparse autoencoder of Ng's lecture notes). Sampled codes are clipped
-    to [0, 1]."""
-
-    description = "sparse AE: KL penalty pulling each unit's mean activation towards ρ"
-    HParams: ClassVar[type[SparseKlHParams]] = SparseKlHParams
-    diagnostics = {
-        **RECONSTRUCTION_DIAGNOSTICS,
-        "sparsity_kl": Diagnostic("Σ_j KL(ρ || ρ̂_j) of the batch (before its weight)"),
-        "mean_activation": Diagnostic("mean over units of ρ̂_j, the batch-mean activation"),
-    }
-    hparams: SparseKlHParams
-
-    def make_code_activation(self) -> nn.Module:
-        return nn.Sigmoid()
-
-    def project(self, z: torch.Tensor) -> torch.Tensor:
-        return z.clamp(0.0, 1.0)
-
-    def penalty(self, code: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        rho_hat = code.mean(0)
-        kl = bernoulli_kl(self.hparams.rho, rho_hat).sum()
-        return self.hparams.sparsity_weight * kl, {
-            "sparsity_kl": kl.item(),
-            "mean_activation": rho_hat.mean().item(),
-        }
 
 
 class DenoisingHParams(AeHParams):

@@ -156,6 +156,10 @@ class CycleGan(GenerativeModel):
         """A images (B, 1, H, W) -> their translations into domain B."""
         return self.generators["ab"](a)
 
+    def translate_back(self, b: torch.Tensor) -> torch.Tensor:
+        """B images (B, 1, H, W) -> their translations into domain A."""
+        return self.generators["ba"](b)
+
     def cycle_reconstruct(
         self, a: torch.Tensor, b: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -150,6 +150,11 @@ class Vae(GenerativeModel):
         mu, logvar = self.encoder(x, self.condition(y, len(x))).chunk(2, dim=-1)
         return mu, logvar
 
+    def codes(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The posterior mean of q(z | x), (B, latent_dim), without gradients (Encodes)."""
+        with inference(self):
+            return self.encode(x, y)[0]
+
     def decoder_raw(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's raw output, flat (B, info.dim): what the likelihood reads."""
         return flatten(self.decoder(z, self.condition(y, len(z))))

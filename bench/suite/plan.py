@@ -145,12 +145,14 @@ class Planner:
 
     @staticmethod
     def for_model(entry: PlannedEntry, names: tuple[str, ...]) -> tuple[str, ...]:
-        """The metrics among `names` that can measure this entry's model."""
+        """The metrics among `names` that can measure this entry's model (the abilities their
+        probes need, and their own conditions: the evaluator's rule, bench.probes)."""
         from bench.metrics.base import METRICS
         from bench.models.base import MODELS
+        from bench.probes import unmeasurable
 
         cls = MODELS.get(entry.ref.name)
-        return tuple(n for n in names if METRICS.get(n).applies_to_model(cls) is None)
+        return tuple(n for n in names if unmeasurable(METRICS.get(n), cls) is None)
 
     def metric_used(self, index: int, name: str, metric: Any, data: list[PlannedData]) -> None:
         reasons = [(d.ref.label, metric.applies(d.spec, d.info)) for d in data]

@@ -1,0 +1,70 @@
+"""The feature-space contract: where samples are compared. A dataset names one in
+`EvalSpec.feature_space`.
+
+`fit` runs once per dataset in the driver and returns a small picklable state that Ray ships to
+trials; `extractor` turns that state into a function from data-space samples to `Features`.
+`batched` and `with_modes` build such functions from a network."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import torch
+
+from bench.data.base import DataInfo, DataSplits
+from bench.metrics.base import Features
+from bench.registry import Registry
+
+Extractor = Callable[[torch.Tensor], Features]
+EXTRACT_BATCH = 512
+
+
+class FeatureSpace:
+    """Base class of registered feature spaces. Register an instance in `FEATURE_SPACES`."""
+
+    description: ClassVar[str] = ""
+    gives_logits: ClassVar[bool] = False  # extractor fills Features.logits (Inception Score)
+    gives_modes: ClassVar[bool] = False  # extractor fills Features.modes (class mode coverage)
+
+    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict | None:
+        """Prepare the space for one dataset (once, in the driver); a small picklable state."""
+        return None
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        raise NotImplementedError
+
+
+FEATURE_SPACES: Registry[FeatureSpace] = Registry("feature space", FeatureSpace, instances=True)
+
+
+def batched(
+    fn: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
+    device: str | torch.device,
+    batch: int = EXTRACT_BATCH,
+) -> Extractor:
+    """Run `fn` on slices of `batch` rows under no_grad; float64 results on the CPU."""
+
+    def extract(x: torch.Tensor) -> Features:
+        parts: list[tuple[torch.Tensor, ...]] = []
+        with torch.no_grad():
+            for chunk in torch.split(x, batch):
+                parts.append(tuple(t.cpu().double() for t in fn(chunk.to(device))))
+        if not parts:
+            raise ValueError("no samples to extract features from")
+        outs = [torch.cat(column) for column in zip(*parts, strict=True)]
+        return Features(features=outs[0], logits=outs[1] if len(outs) > 1 else None)
+
+    return extract
+
+
+def with_modes(extract: Extractor) -> Extractor:
+    """`extract`, with Features.modes set to the most likely class of each sample."""
+
+    def extract_with_modes(x: torch.Tensor) -> Features:
+        out = extract(x)
+        assert out.logits is not None  # only wrapped around classifier extractors
+        out.modes = out.logits.argmax(dim=1)
+        return out
+
+    return extract_with_modes
