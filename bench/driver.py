@@ -95,8 +95,8 @@ def execute(
     plan: ResumePlan | None = None,
 ) -> RunOutcome:
     plan = plan or ResumePlan({}, {})
-    tracking = suite.tracking
-    tracker = make_tracker(mode, tracking.project, tracking.entity, store.run_id, store.path)
+    tracker = make_tracker(mode, suite, store.path)
+    tracker.catch_up(plan.finished)  # those a killed driver finished but never logged
     records = {
         t.trial_id: TrialRecord.from_metrics(t, plan.finished[t.trial_id])
         if t.trial_id in plan.finished
@@ -115,15 +115,18 @@ def execute(
         # the disk that stopped the run may refuse this too; the trial files are kept anyway
         with contextlib.suppress(OSError):
             store.mark("interrupted", count_statuses(records.values()))
+        tracker.close()  # what was queued is logged; runs of unfinished trials are closed
         raise
-    finally:
-        warnings = tracker.close()
     counts = count_statuses(records.values())
     finished = all(r.status in FINAL for r in records.values())
     status = "complete" if finished else "interrupted"
-    board = store.finish(status, counts)
-    if status == "complete":
-        write_leaderboard(store.path, board)
+    try:
+        board = store.finish(status, counts)
+        if status == "complete":
+            write_leaderboard(store.path, board)
+            tracker.leaderboard(board)
+    finally:
+        warnings = tracker.close()
     return RunOutcome(store, board, counts, warnings, status)
 
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from bench.results.record import FINAL, TrialRecord
 
 FAILED = ("diverged", "error", "failed")
+DOMINANT_SHARE = 0.5  # a metric taking more of a finished trial's wall time than this is noted
 
 
 def duration(seconds: float) -> str:
@@ -39,6 +40,7 @@ class ProgressView:
         self.began = time.perf_counter()
         # steps trained by earlier drivers (a resumed run) do not count towards this one's rate
         self.steps_at_start = sum(r.step for r in records.values())
+        self.noted_metrics: set[str] = set()
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -85,7 +87,27 @@ class ProgressView:
         if self.live is None:
             line += f"  | {escape(self.tally())}"
         self.console.print(line, highlight=False, soft_wrap=self.live is None)
+        self.note_dominant_metric(record)
         self.refresh()
+
+    def note_dominant_metric(self, record: TrialRecord) -> None:
+        """Once per metric and run: a metric that took most of a finished trial's time is worth
+        knowing before the next suite, since `eval_samples` sets what it costs."""
+        timing = record.timing or {}
+        wall = timing.get("wall_s") or record.wall_s
+        metrics_s = timing.get("metrics_s", {})
+        spent = {k: v for k, v in metrics_s.items() if k not in self.noted_metrics}
+        if not spent or wall <= 0:
+            return
+        name = max(spent, key=spent.__getitem__)
+        if spent[name] <= DOMINANT_SHARE * wall:
+            return
+        self.noted_metrics.add(name)
+        self.note(
+            f"{record.trial.trial_id}: metric '{name}' took {spent[name]:.1f} s of the trial's "
+            f"{wall:.1f} s; budget.eval_samples ({record.trial.budget['eval_samples']}) drives "
+            "its cost, so lower it (or measure it less often) to speed the suite up"
+        )
 
     def note(self, text: str) -> None:
         self.console.print(

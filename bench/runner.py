@@ -41,7 +41,7 @@ os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 
 
-BULKY_RESULT_FIELDS = ("history", "pictures", "traceback", "restored")
+BULKY_RESULT_FIELDS = ("history", "files", "traceback", "restored")
 KEEP_CHECKPOINTS = 2  # the latest, and the previous one to fall back to when it is corrupted
 
 
@@ -214,6 +214,7 @@ class RunCallback(Callback):
         if record.status in FINAL:
             return
         record.status = "running"
+        self.tracker.trial_started(record)
         self.progress.started(record)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
@@ -223,15 +224,16 @@ class RunCallback(Callback):
         record.absorb(result)
         for note in result.get("warnings") or ():
             self.progress.note(f"{record.trial.trial_id}: {note}")
-        pictures = result.get("pictures") or {}
-        self.write(record, pictures)
+        files = result.get("files") or {}
+        self.write(record, files)
         # Tune keeps every trial's last result in its experiment state and lets callbacks edit it
         # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
         for key in BULKY_RESULT_FIELDS:
             result.pop(key, None)
         if record.status in FINAL:
-            self.finished(record, "samples.png" in pictures)
+            self.finished(record, "samples.png" in files)
         else:
+            self.tracker.trial_reported(record)
             self.progress.reported(record)
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
@@ -258,11 +260,11 @@ class RunCallback(Callback):
         self.write(record)
         self.finished(record, False)
 
-    def write(self, record: TrialRecord, pictures: dict[str, bytes] | None = None) -> None:
+    def write(self, record: TrialRecord, files: dict[str, bytes] | None = None) -> None:
         """A results folder that stops taking files (full disk, read-only remount) stops the run:
         what is on disk stays, and `bench run --resume` continues once there is room."""
         try:
-            self.store.write_trial(record, pictures)
+            self.store.write_trial(record, files)
         except OSError as exc:
             if self.write_error is None:
                 self.write_error = BenchError(

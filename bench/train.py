@@ -11,6 +11,10 @@ RNG states, the data stream's position, the step, and the history and evaluation
 that dict back (`resume=`), a fresh process continues bit for bit where the trial stopped, and its
 first report replays the history and evaluations up to there (`restored`), so whoever collects
 the reports never needs anything but them.
+
+Every payload carries `timing` (where the trial's wall time went so far), and the last one
+`files`: file name -> bytes for the trial's folder (its pictures and its kept models, see
+bench.kept), with `kept` saying which models those are.
 """
 
 from __future__ import annotations
@@ -20,14 +24,16 @@ import math
 import random
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
 from bench.evaluate import DatasetAssets, Evaluation, Evaluator
+from bench.kept import Keeper
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.pictures import trial_pictures
 from bench.trial import Trial, evaluation_steps
@@ -87,6 +93,45 @@ def set_rng_state(state: dict[str, Any], device: torch.device) -> None:
 
 
 @dataclass
+class Timing:
+    """Where a trial's wall time went, in seconds summed over the trial (and kept in its
+    checkpoints, so a restored trial goes on counting): building the model and the evaluator
+    (every attempt), the loop around `train_step`, the evaluations (`metrics_s` splits them by
+    metric when the evaluator times them), the final pictures, the checkpoint copies, and the
+    kept models' snapshots and bytes. What is left of `wall_s` is the harness's own."""
+
+    setup_s: float = 0.0
+    train_s: float = 0.0
+    evaluate_s: float = 0.0
+    pictures_s: float = 0.0
+    checkpoint_s: float = 0.0
+    keep_s: float = 0.0
+    metrics_s: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, part: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            setattr(self, part, getattr(self, part) + time.perf_counter() - start)
+
+    def add_metrics(self, evaluation: Evaluation) -> None:
+        """Once per evaluation, after its last metric: the evaluator's seconds per metric."""
+        for name, seconds in (getattr(evaluation, "seconds", None) or {}).items():
+            self.metrics_s[name] = self.metrics_s.get(name, 0.0) + seconds
+
+    def summary(self, steps: int, wall_s: float) -> dict[str, Any]:
+        parts = {k: round(v, 4) for k, v in asdict(self).items() if k != "metrics_s"}
+        return {
+            **parts,
+            "metrics_s": {k: round(v, 4) for k, v in self.metrics_s.items()},
+            "steps_per_s": round(steps / self.train_s, 3) if self.train_s > 0 else None,
+            "wall_s": round(wall_s, 4),
+        }
+
+
+@dataclass
 class TrialState:
     """What the loop accumulates: everything since the last report (`pending`) and, for
     checkpoints, everything since step 0 (`history`, `evaluations`)."""
@@ -99,6 +144,11 @@ class TrialState:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     wall_before: float = 0.0  # seconds spent in earlier attempts, up to the restored checkpoint
     restored: dict[str, Any] | None = None  # replayed with the first report after a restore
+    timing: Timing = field(default_factory=Timing)
+    keeper: Keeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keeper = Keeper(self.trial)
 
     def log(self, row: dict[str, float]) -> None:
         self.pending.append(row)
@@ -117,10 +167,12 @@ class TrialState:
             "history": rows,
             "metrics": evaluation.values if evaluation else {},
             "not_computable": evaluation.not_computable if evaluation else {},
-            "pictures": None,
+            "files": None,
+            "kept": None,
             "error": None,
             "traceback": None,
             "wall_s": self.wall_s,
+            "timing": self.timing.summary(self.step, self.wall_s),
             "checkpoint": None,
             "restored": restored,
         }
@@ -151,6 +203,8 @@ class TrialState:
                 "history": self.history,
                 "evaluations": self.evaluations,
                 "wall_s": self.wall_s,
+                "timing": asdict(self.timing),
+                "keeper": self.keeper.state(),
             }
         )
 
@@ -172,7 +226,10 @@ class TrialState:
         self.step = state["step"]
         self.history = list(state["history"])
         self.evaluations = list(state["evaluations"])
-        self.wall_before, self.started = state["wall_s"], time.perf_counter()
+        # this attempt's clock started with its setup, which is time spent on the trial too
+        self.wall_before = state["wall_s"]
+        self.timing = Timing(**state.get("timing", {}))  # checkpoints before timing: from zero
+        self.keeper.load_state(state.get("keeper"))
         self.restored = {
             "step": self.step,
             "source": source,
@@ -242,6 +299,7 @@ def _train(
     resume: dict[str, Any] | None,
     resume_source: str | None,
 ) -> str:
+    began = time.perf_counter()
     device = configure_torch(trial.resources)
     seed_everything(trial.seed)
     model = build_model(trial, assets, device)
@@ -249,33 +307,65 @@ def _train(
     evaluator = Evaluator(assets, list(trial.metrics), trial.budget["eval_samples"], device)
     if resume is not None:
         state.restore(resume, model, batches, device, resume_source)
+    state.timing.setup_s += time.perf_counter() - began  # after a restore: the restored sums
     steps, evaluate_at = trial.budget["steps"], set(evaluation_steps(trial.budget))
     save_every = checkpoint_every(trial)
+    timing = state.timing
     for step in range(state.step + 1, steps + 1):
         state.step = step
-        logs = model.train_step(next(batches))
+        with timing.timed("train_s"):
+            logs = model.train_step(next(batches))
         state.log({"step": step, **logs})
         problem = nonfinite(logs)
         if problem:
             error = f"diverged at step {step}: {problem}"
             # how it diverged is part of the record: the metrics over training are measured
-            evaluation = evaluator.finish(Evaluation(step), state.history, model)
+            with timing.timed("evaluate_s"):
+                evaluation = evaluator.finish(Evaluation(step), state.history, model)
             state.evaluated(evaluation)
-            report(state.payload(DIVERGED, evaluation, error=error))
+            timing.add_metrics(evaluation)
+            report(state.payload(DIVERGED, evaluation, error=error, **kept(state, model)))
             return DIVERGED
         final = step == steps
         evaluation = None
         if step in evaluate_at:
-            evaluation = evaluator(model, step, seed=trial.seed)
-            if final:
-                evaluation = evaluator.finish(evaluation, state.history, model)
-            state.evaluated(evaluation)
+            evaluation = evaluate(state, evaluator, model, final)
         # the final step needs no checkpoint: a completed trial is never continued
         due = step % save_every == 0 and not final
-        saved = state.checkpoint(model, batches, device) if due else None
+        saved = None
+        if due:
+            with timing.timed("checkpoint_s"):
+                saved = state.checkpoint(model, batches, device)
         if final:
-            pictures = trial_pictures(evaluation, assets, model, trial.seed)
-            report(state.payload(COMPLETED, evaluation, pictures=pictures))
+            with timing.timed("pictures_s"):
+                pictures = trial_pictures(evaluation, assets, model, trial.seed)
+            files = kept(state, model)
+            files["files"] = {**pictures, **files["files"]}
+            report(state.payload(COMPLETED, evaluation, **files))
         elif evaluation is not None or saved is not None:
             report(state.payload(RUNNING, evaluation, checkpoint=saved))
     return COMPLETED
+
+
+def evaluate(
+    state: TrialState, evaluator: Evaluator, model: GenerativeModel, final: bool
+) -> Evaluation:
+    """One evaluation (the metrics over training join the last), timed, and shown to the
+    keeper right away: the model is still the one that drew the evaluation's samples."""
+    with state.timing.timed("evaluate_s"):
+        evaluation = evaluator(model, state.step, seed=state.trial.seed)
+        if final:
+            evaluation = evaluator.finish(evaluation, state.history, model)
+    state.evaluated(evaluation)
+    state.timing.add_metrics(evaluation)
+    with state.timing.timed("keep_s"):
+        state.keeper.consider(evaluation, model)
+    return evaluation
+
+
+def kept(state: TrialState, model: GenerativeModel) -> dict[str, Any]:
+    """The final report's `files` (the kept models as bytes) and `kept` (what they hold)."""
+    last = state.evaluations[-1]["metrics"] if state.evaluations else {}
+    with state.timing.timed("keep_s"):
+        files, described = state.keeper.files(model, state.step, last)
+    return {"files": files, "kept": described}

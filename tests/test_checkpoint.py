@@ -61,7 +61,9 @@ def test_a_trial_continued_from_a_checkpoint_matches_the_uninterrupted_one(ring8
     assert resumed[0]["restored"]["step"] == 12 and resumed[1]["restored"] is None
 
     assert resumed[-1]["metrics"] == whole[-1]["metrics"]
-    assert resumed[-1]["pictures"] == whole[-1]["pictures"]  # the same samples, drawn the same
+    # the same samples, drawn the same; the same kept models, the best one found before the restore
+    assert resumed[-1]["files"] == whole[-1]["files"]
+    assert resumed[-1]["kept"] == whole[-1]["kept"]
     assert resumed[-1]["checkpoint"] is None and whole[-1]["history"] == resumed[-1]["history"]
 
     # what the driver folds together is the same history and evaluations, without duplicates
@@ -97,3 +99,29 @@ def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous(ring8, tmp_pat
     (older / checkpoint.META_FILE).unlink()
     nothing = checkpoint.load_newest([older, newer])
     assert nothing.state is None and "restarts from step 0" in nothing.notes[-1]
+
+
+def test_time_spent_before_a_checkpoint_is_still_counted_after_a_restore(ring8, monkeypatch):
+    """Each evaluation says it spent 0.5 s on modes (as the evaluator will once it times its
+    metrics): the restored trial's sums go on from the checkpoint's, never from zero."""
+    from bench.evaluate import Evaluator
+
+    real_call = Evaluator.__call__
+
+    def timed(self, model, step, seed):
+        evaluation = real_call(self, model, step, seed)
+        evaluation.seconds = {"modes": 0.5}
+        return evaluation
+
+    monkeypatch.setattr(Evaluator, "__call__", timed)
+    trial = trial_of("gan")
+    whole = collect(trial, ring8)
+    state = whole[2]["checkpoint"]  # step 12: evaluated at 8
+    assert state["timing"]["metrics_s"] == {"modes": 0.5}
+    resumed = collect(trial, ring8, resume=state)
+    timing = resumed[-1]["timing"]
+    assert timing["metrics_s"] == whole[-1]["timing"]["metrics_s"] == {"modes": 1.5}
+    assert timing["train_s"] > state["timing"]["train_s"] > 0
+    assert timing["setup_s"] > state["timing"]["setup_s"]  # a second attempt, set up again
+    assert timing["wall_s"] > state["wall_s"]
+    assert timing["steps_per_s"] == pytest.approx(24 / timing["train_s"], rel=1e-2)

@@ -34,7 +34,7 @@ def payload(step, status="running", rows=(), metrics=None):
         "history": [{"step": s, "loss": float(s)} for s in rows],
         "metrics": metrics or {},
         "not_computable": {},
-        "pictures": None,
+        "files": None,
         "error": None,
         "traceback": None,
         "wall_s": 1.0,

@@ -34,7 +34,7 @@ REPORT = {
     "history": [{"step": 1, "loss_d": 1.0}, {"step": 2, "loss_d": 0.5}],
     "metrics": {"fid": 0.25},
     "not_computable": {},
-    "pictures": None,
+    "files": None,
     "error": None,
     "traceback": None,
     "wall_s": 0.1,
@@ -57,7 +57,7 @@ def test_callback_writes_reports_and_leaves_tune_only_the_small_fields(tmp_path)
     tracker = Recorder()
     assets = {"ring8": prepare_dataset("ring8", {}, "ring8", 50)}
     callback = RunCallback(store, {trial.trial_id: TrialRecord(trial)}, tracker, assets, Console())
-    result = {**REPORT, "pictures": {"samples.png": b"\x89PNG fake", "modes.png": b"\x89PNG"}}
+    result = {**REPORT, "files": {"samples.png": b"\x89PNG fake", "modes.png": b"\x89PNG"}}
     callback.on_trial_result(0, [], SimpleNamespace(config={"trial": trial.to_dict()}), result)
 
     folder = store.trial_dir(trial.trial_id)
@@ -143,7 +143,7 @@ def test_a_results_disk_that_refuses_writes_stops_the_run_keeping_what_is_there(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store, "write_trial", full)
-    result = {**REPORT, "status": "running", "pictures": None}
+    result = {**REPORT, "status": "running", "files": None}
     callback.on_trial_result(0, [], SimpleNamespace(config={"trial": trial.to_dict()}), result)
     assert stop.stop_all() and stop(trial.trial_id, {})
     error = callback.write_error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -47,9 +48,11 @@ def test_reports_every_evaluation_with_the_history_since_the_last(ring8):
     assert steps == list(range(1, 31))
     final = payloads[-1]
     assert {"fid", "modes", "high_quality"} <= set(final["metrics"])
-    assert set(final["pictures"]) == {"samples.png", "modes.png"}
-    assert all(png.startswith(b"\x89PNG") for png in final["pictures"].values())
-    assert all(p["pictures"] is None for p in payloads[:-1])
+    pictures = {"samples.png", "modes.png"}
+    assert set(final["files"]) == pictures | {"model_final.pt", "model_best.pt"}
+    assert all(final["files"][name].startswith(b"\x89PNG") for name in pictures)
+    assert all(p["files"] is None for p in payloads[:-1])
+    assert final["kept"]["final"]["step"] == 30 and final["kept"]["best"]["step"] in (10, 20, 30)
     # the metrics over training join the final evaluation only: one channel, like every metric
     assert all("diverged" not in p["metrics"] for p in payloads[:-1])
     assert final["metrics"]["diverged"] == 0.0
@@ -60,7 +63,7 @@ def test_same_seed_same_numbers(ring8):
     first, second = collect(one_trial(), ring8), collect(one_trial(), ring8)
     assert [p["history"] for p in first] == [p["history"] for p in second]
     assert first[-1]["metrics"] == second[-1]["metrics"]
-    assert first[-1]["pictures"] == second[-1]["pictures"]
+    assert first[-1]["files"] == second[-1]["files"]  # pictures and kept models, byte for byte
 
 
 def test_batches_follow_the_seed_and_cover_an_epoch(ring8):
@@ -89,6 +92,9 @@ def test_a_nan_loss_stops_the_trial_as_diverged(ring8, monkeypatch):
     assert final["status"] == DIVERGED and final["step"] == 7
     assert "loss_g" in final["error"] and "step 7" in final["error"]
     assert [row["step"] for p in payloads for row in p["history"]][-1] == 7
+    # the state it diverged in is kept; no evaluation ran before step 7, so there is no best
+    assert set(final["kept"]) == {"final"} and final["kept"]["final"]["step"] == 7
+    assert set(final["files"]) == {"model_final.pt"}
 
 
 def test_an_exception_fails_only_its_trial_with_the_error_kept(ring8, monkeypatch):
@@ -100,6 +106,7 @@ def test_an_exception_fails_only_its_trial_with_the_error_kept(ring8, monkeypatc
     assert final["status"] == ERROR and final["step"] == 1
     assert final["error"] == "RuntimeError: shape mismatch in my new layer"
     assert "Traceback" in final["traceback"]
+    assert final["files"] is None and final["kept"] is None  # a raising model is not kept
 
 
 def test_nan_samples_make_metrics_not_computable_not_a_crash(ring8, monkeypatch):
@@ -132,3 +139,16 @@ def test_an_evaluation_schedule_sets_the_evaluation_steps(ring8):
     assert evaluated == [3, 7, 30]  # the last step is always evaluated
     saved = [p["step"] for p in payloads if p["checkpoint"] is not None]
     assert saved == [5, 10, 15, 20, 25]
+
+
+def test_every_report_says_where_the_time_went_so_far(ring8):
+    payloads = collect(one_trial(), ring8)
+    parts = ("setup_s", "train_s", "evaluate_s", "pictures_s", "checkpoint_s", "keep_s")
+    for before, after in itertools.pairwise(payloads):
+        assert all(after["timing"][k] >= before["timing"][k] for k in (*parts, "wall_s"))
+    for p in payloads:
+        timing = p["timing"]
+        assert sum(timing[k] for k in parts) <= timing["wall_s"] + 1e-3  # each rounded to 0.1 ms
+        assert timing["wall_s"] == pytest.approx(p["wall_s"], abs=1e-3)
+        assert timing["steps_per_s"] == pytest.approx(p["step"] / timing["train_s"], rel=1e-2)
+    assert payloads[-1]["timing"]["pictures_s"] > 0 == payloads[0]["timing"]["pictures_s"]

@@ -1,7 +1,8 @@
 """The `bench` command line: one module per group of commands, each command a small function
 that parses options and calls the library. Importing this package registers every command."""
 
-from bench.cli import inspect, measure, run  # noqa: F401  (commands register on import)
+import bench.cli.sync  # noqa: F401  (`bench sync` registers on import)
+from bench.cli import compare, inspect, measure, report, run, sample  # noqa: F401  (they register)
 from bench.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_NOT_REPRODUCED,

@@ -165,6 +165,7 @@ def reproduce(
     from bench.reproduce.run import reproduce_run
     from bench.results.layout import find_run
     from bench.suite.load import load_suite
+    from bench.tracking.sync import log_reproduction
 
     use_inception_weights(inception_weights)
     spec = load_suite(suite)
@@ -179,6 +180,8 @@ def reproduce(
     comparisons, path = reproduce_run(spec, run_dir)
     sys.stdout.write(path.read_text())
     out.print(f"written: {path}")
+    for warning in log_reproduction(spec, run_dir, comparisons):
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if not all_matched(comparisons):
         err.print("[red]not every published value was reproduced; see the table above[/red]")
         raise typer.Exit(EXIT_NOT_REPRODUCED)

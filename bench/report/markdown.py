@@ -1,8 +1,11 @@
-"""The leaderboard as markdown (leaderboard.md): one ranked table per dataset, the training
+"""The leaderboard as markdown (leaderboard.md): one ranked table per dataset (final scores and
+the best score of the ranking metric with its step), what the trials cost in time, the training
 stability tables, hyperparameter sensitivity and the trials that did not complete."""
 
 from __future__ import annotations
 
+import math
+import statistics
 from pathlib import Path
 
 from bench.io import write_text
@@ -21,19 +24,58 @@ def mean_std(row, key: str) -> str:
     return f"{row.mean(key):.4g} ± {row.std(key):.2g}"
 
 
+def best_cell(row, spread: bool = True) -> str:
+    """The best value of the ranking metric over each seed's evaluations, mean ± std over the
+    seeds (without the std when not `spread`), and each seed's step of it:
+    '0.41 ± 0.03 (1000, 1500)'."""
+    best = row.best()
+    if not best:
+        return "—"
+    values = [value for value, _ in best]
+    shown = f"{statistics.fmean(values):.4g}"
+    if len(values) > 1 and spread:
+        shown += f" ± {statistics.stdev(values):.2g}"
+    return f"{shown} ({', '.join(str(step) for _, step in best)})"
+
+
 def leaderboard_cells(
-    board, dataset: str, keys: list[str] | None = None
+    board, dataset: str, keys: list[str] | None = None, best: bool = False, spread: bool = True
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one dataset's table (its metrics unless `keys` are given), shared by
-    markdown and the terminal."""
+    """Header and rows of one dataset's table (its metrics unless `keys` are given, then the best
+    of the ranking metric when `best`, its std over seeds when `spread`), shared by markdown and
+    the terminal."""
     keys = board.keys_for(dataset) if keys is None else keys
+    members = [r for r in board.rows if r.dataset == dataset]
+    primary = next((r for r in members if r.primary and r.direction), None)
     header = ["rank", "model", "variant", "seeds ok"]
     header += [f"{k} {ARROWS[board.direction(k)]}" for k in keys]
+    if best and primary is not None:
+        header.append(f"best {primary.primary} {ARROWS[primary.direction]} (step)")
     rows = []
-    for row in (r for r in board.rows if r.dataset == dataset):
+    for row in members:
         cells = [str(row.rank or "—"), row.model, row.variant, f"{row.completed}/{row.seeds}"]
-        rows.append(cells + [mean_std(row, k) for k in keys])
+        cells += [mean_std(row, k) for k in keys]
+        rows.append(cells + ([best_cell(row, spread)] if best and primary is not None else []))
     return header, rows
+
+
+def seconds(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.3g}" if value < 10 else f"{value:.0f}"
+
+
+def cost_cells(row) -> list[str]:
+    """s per trial, steps/s, share of the time evaluating, the most expensive metric."""
+    share = row.cost("evaluate_share")
+    top = row.top_metric()
+    return [
+        seconds(row.cost("wall_s")),
+        seconds(row.cost("steps_per_s")),
+        "—" if math.isnan(share) else "<1%" if share < 0.005 else f"{share:.0%}",
+        f"{top[0]} ({seconds(top[1])} s)" if top else "—",
+    ]
+
+
+COST_HEADER = ["model", "variant", "s per trial", "steps/s", "evaluating", "most expensive metric"]
 
 
 def leaderboard_markdown(board) -> str:
@@ -42,17 +84,43 @@ def leaderboard_markdown(board) -> str:
         lines += [f"> incomplete: {board.incomplete}", ""]
     lines += ["Final metrics, mean ± std over completed seeds (↓ lower is better, ↑ higher).", ""]
     for dataset in board.datasets():
-        header, rows = leaderboard_cells(board, dataset)
-        lines += [f"## {dataset}", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-        lines.append("")
+        header, rows = leaderboard_cells(board, dataset, best=True)
+        lines += [f"## {dataset}", ""] + table(header, rows)
+    lines += cost_markdown(board)
     lines += sections_markdown(board)
     lines += sensitivity_markdown(board.sensitivity, board.directions)
     errors = [e for row in board.rows for e in row.errors]
     if errors:
         lines += ["## Trials that did not complete", ""] + [f"- {e}" for e in errors] + [""]
     return "\n".join(lines)
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(cells) + " |" for cells in rows] + [""]
+
+
+def cost_markdown(board) -> list[str]:
+    """Per dataset, what each row's trials cost: wall seconds per trial and training steps per
+    second (means over the completed seeds), the share of the time spent evaluating, and the
+    metric that took longest (with its seconds per trial; `eval_samples` drives it)."""
+    lines: list[str] = []
+    for dataset in board.datasets():
+        rows = [
+            [row.model, row.variant, *cost_cells(row)]
+            for row in board.rows
+            if row.dataset == dataset and row.runs
+        ]
+        if rows:
+            lines += [f"## Cost: {dataset}", ""] + table(COST_HEADER, rows)
+    if lines:
+        lines[2:2] = [
+            "Mean over completed seeds of each trial's wall time, its training steps per second "
+            "(training time only), the share of its time spent evaluating, and the metric that "
+            "took longest.",
+            "",
+        ]
+    return lines
 
 
 def sections_markdown(board) -> list[str]:
@@ -64,10 +132,7 @@ def sections_markdown(board) -> list[str]:
         if not keys:
             continue
         header, rows = leaderboard_cells(board, dataset, keys)
-        lines += [f"## {section}: {dataset}", "", "| " + " | ".join(header) + " |"]
-        lines.append("|" + "---|" * len(header))
-        lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-        lines.append("")
+        lines += [f"## {section}: {dataset}", ""] + table(header, rows)
     return lines
 
 

@@ -1,9 +1,9 @@
-"""The leaderboard as a terminal table (rich): the first few metrics of each dataset, errors
-below."""
+"""The leaderboard as a terminal table (rich): the first few metrics of each dataset, the best of
+its ranking metric with its step, seconds per trial and steps per second; errors below."""
 
 from __future__ import annotations
 
-from bench.report.markdown import leaderboard_cells
+from bench.report.markdown import cost_cells, leaderboard_cells
 
 
 def print_leaderboard(board, console) -> None:
@@ -15,7 +15,13 @@ def print_leaderboard(board, console) -> None:
         console.print(f"[yellow]incomplete: {board.incomplete}[/yellow]")
     for dataset in board.datasets():
         keys = [k for k in board.keys_for(dataset) if not k.endswith("_std")]
-        header, rows = leaderboard_cells(board, dataset, keys[:TERMINAL_KEYS])
+        # the best score without its std: the terminal is narrow, the files have it all
+        shown = keys[:TERMINAL_KEYS]
+        header, rows = leaderboard_cells(board, dataset, shown, best=True, spread=False)
+        members = [r for r in board.rows if r.dataset == dataset]
+        if any(row.runs for row in members):  # trials of a run, not samples measured alone
+            header += ["s/trial", "steps/s"]
+            rows = [cells + cost_cells(row)[:2] for cells, row in zip(rows, members, strict=True)]
         hidden = len(keys) - TERMINAL_KEYS
         note = f" (+{hidden} more metrics in leaderboard.md / .csv)" if hidden > 0 else ""
         table = Table(title=dataset + note, title_justify="left")

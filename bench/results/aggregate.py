@@ -1,6 +1,7 @@
 """Aggregation: a run's trial files grouped over seeds into leaderboard rows (mean, std and n of
-every final metric), ranked per dataset by its primary metric. Data only; rendering is in
-bench.report."""
+every final metric, the best value of the ranking metric over each trial's evaluations and the
+step it came at, and what the trials cost in time), ranked per dataset by its primary metric. Data
+only; rendering is in bench.report."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ class Row:
     errors: list[str]
     rank: int | None = None
     primary: str | None = None  # the metric key the row is ranked by
+    direction: str | None = None  # the primary key's "min" | "max"
+    runs: list[dict[str, Any]] = field(default_factory=list)  # metrics.json of completed seeds
 
     def mean(self, key: str) -> float:
         vals = self.values.get(key, [])
@@ -44,6 +47,30 @@ class Row:
     @property
     def completed(self) -> int:
         return self.statuses.get("completed", 0)
+
+    def best(self) -> list[tuple[float, int]]:
+        """Per completed seed, the best value of the primary metric over its evaluations and the
+        step of that evaluation (the earliest on a tie, as the trial's kept best model)."""
+        if self.primary is None or self.direction is None:
+            return []
+        found = (best_of(m.get("evaluations", []), self.primary, self.direction) for m in self.runs)
+        return [b for b in found if b is not None]
+
+    def cost(self, key: str) -> float:
+        """Mean over the completed seeds of one figure of their `timing` (NaN when unknown)."""
+        values = [v for v in map(cost_of, self.runs, [key] * len(self.runs)) if v is not None]
+        return statistics.fmean(values) if values else math.nan
+
+    def top_metric(self) -> tuple[str, float] | None:
+        """The metric that took the most evaluation time, with its mean seconds per trial."""
+        seconds: dict[str, list[float]] = {}
+        for metrics in self.runs:
+            for name, value in (metrics.get("timing") or {}).get("metrics_s", {}).items():
+                seconds.setdefault(name, []).append(value)
+        if not seconds:
+            return None
+        name = max(seconds, key=lambda n: sum(seconds[n]))
+        return name, statistics.fmean(seconds[name])
 
 
 @dataclass
@@ -78,10 +105,14 @@ class Leaderboard:
         present = {k for row in self.rows if row.dataset == dataset for k in row.values}
         return [k for k in keys if k in present]
 
-    def to_csv(self) -> str:
+    def to_csv(self, cost: bool = True) -> str:
+        """One line per row; `cost=False` leaves out the wall-time columns, which differ between
+        two runs that give the same scores."""
         buffer = io.StringIO()
         head = ["rank", "dataset", "model", "variant", "seeds", "completed", "statuses"]
         head += [f"{k}_{s}" for k in self.keys for s in ("mean", "std", "n")]
+        head += ["ranked_by", "best_mean", "best_std", "best_steps"]
+        head += list(COST_COLUMNS) if cost else []
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(head)
         for row in self.rows:
@@ -93,8 +124,58 @@ class Leaderboard:
                     fmt_csv(row.std(key)),
                     len(row.values.get(key, [])),
                 ]
+            cells += best_cells(row) + (cost_cells(row) if cost else [])
             writer.writerow(cells)
         return buffer.getvalue()
+
+
+COST_COLUMNS = ("s_per_trial", "steps_per_s", "evaluate_share", "top_metric", "top_metric_s")
+
+
+def best_cells(row: Row) -> list[Any]:
+    """ranked_by, best_mean, best_std, best_steps (each seed's step, ';'-separated)."""
+    best = row.best()
+    values = [value for value, _ in best]
+    mean = statistics.fmean(values) if values else math.nan
+    std = statistics.stdev(values) if len(values) > 1 else math.nan
+    steps = ";".join(str(step) for _, step in best)
+    return [row.primary or "", fmt_csv(mean), fmt_csv(std), steps]
+
+
+def cost_cells(row: Row) -> list[Any]:
+    top = row.top_metric()
+    return [
+        fmt_csv(row.cost("wall_s")),
+        fmt_csv(row.cost("steps_per_s")),
+        fmt_csv(row.cost("evaluate_share")),
+        top[0] if top else "",
+        fmt_csv(top[1]) if top else "",
+    ]
+
+
+def best_of(
+    evaluations: list[dict[str, Any]], key: str, direction: str
+) -> tuple[float, int] | None:
+    """(value, step) of the best finite `key` among `evaluations`, the earliest on a tie."""
+    best: tuple[float, int] | None = None
+    for evaluation in evaluations:
+        value = evaluation.get("metrics", {}).get(key)
+        if value is None or not math.isfinite(value):
+            continue
+        if best is None or (value < best[0] if direction == "min" else value > best[0]):
+            best = (float(value), int(evaluation["step"]))
+    return best
+
+
+def cost_of(metrics: dict[str, Any], key: str) -> float | None:
+    """A trial's seconds ("wall_s"), steps per second or share of its time spent evaluating
+    ("evaluate_share"), from its timing; runs written before timing existed know only wall_s."""
+    timing = metrics.get("timing") or {}
+    wall = timing.get("wall_s", metrics.get("wall_s"))
+    if key == "evaluate_share":
+        evaluating = timing.get("evaluate_s")
+        return evaluating / wall if evaluating is not None and wall else None
+    return wall if key == "wall_s" else timing.get(key)
 
 
 def fmt_csv(value: float) -> str:
@@ -155,6 +236,8 @@ def add_trial(row: Row, metrics: dict[str, Any], over_training: set[str]) -> Non
     values = dict(final) if status == "completed" else {}
     if status == "diverged":
         values = {k: v for k, v in final.items() if k in over_training}
+    if status == "completed":
+        row.runs.append(metrics)
     for key, value in values.items():
         if value is not None and math.isfinite(value):
             row.values.setdefault(key, []).append(float(value))
@@ -175,5 +258,7 @@ def rank(rows: list[Row], directions: dict[str, str]) -> list[Row]:
             members = scored + unscored
             for i, r in enumerate(scored, start=1):
                 r.rank, r.primary = i, primary
+            for r in members:
+                r.primary, r.direction = primary, directions[primary]
         ranked.extend(members)
     return ranked

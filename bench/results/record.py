@@ -32,6 +32,9 @@ class TrialRecord:
     nodes: list[str] = field(default_factory=list)  # Ray node ids it ran on, in order
     restored_from: list[int] = field(default_factory=list)  # checkpoint steps it continued from
     warnings: list[str] = field(default_factory=list)
+    # where the wall time went (bench.train.Timing's summary), as of the latest report
+    timing: dict[str, Any] = field(default_factory=dict)
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)  # "final"/"best" -> its file
 
     @classmethod
     def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
@@ -42,6 +45,8 @@ class TrialRecord:
         record.nodes = list(metrics.get("nodes", []))
         record.restored_from = list(metrics.get("restored_from", []))
         record.warnings = list(metrics.get("warnings", []))
+        record.timing = dict(metrics.get("timing", {}))
+        record.kept = dict(metrics.get("kept", {}))
         return record
 
     def absorb(self, payload: dict[str, Any]) -> None:
@@ -74,6 +79,9 @@ class TrialRecord:
         self.status, self.step = payload["status"], payload["step"]
         self.error, self.traceback = payload["error"], payload["traceback"]
         self.wall_s = payload["wall_s"]
+        self.timing = payload.get("timing") or self.timing
+        if payload.get("kept") is not None:
+            self.kept = payload["kept"]
 
     @property
     def final(self) -> dict[str, Any]:
@@ -93,6 +101,8 @@ class TrialRecord:
             "nodes": self.nodes,
             "restored_from": self.restored_from,
             "warnings": self.warnings,
+            "timing": self.timing,
+            "kept": self.kept,
         }
 
 

@@ -6,6 +6,8 @@ the leaderboard files appear only once it has, so a partial folder never looks c
     results/<suite>/<run-id>/
         run.json  suite.yaml  leaderboard.csv  leaderboard.md
         trials/<trial-id>/config.json  metrics.json  history.csv  samples.png  error.txt
+                          model_final.pt  model_best.pt   (kept models, bench.kept)
+        evaluations/<stamp>/   `bench evaluate --run`: a run-shaped folder of new measurements
         tune[-N]/<trial-id>/checkpoint_*/state.pt  meta.json   (Ray Tune's, one folder per driver)
 """
 
@@ -105,11 +107,13 @@ class RunStore:
     def write_config(self, trial: Trial) -> None:
         write_json(self.trial_dir(trial.trial_id) / "config.json", trial.to_dict())
 
-    def write_trial(self, record: TrialRecord, pictures: dict[str, bytes] | None = None) -> None:
-        """metrics.json, history.csv and the trial's pictures (file name -> PNG bytes)."""
+    def write_trial(self, record: TrialRecord, files: dict[str, bytes] | None = None) -> None:
+        """metrics.json, history.csv and the files the trial sent (file name -> bytes: its
+        pictures and kept models). Every file comes before metrics.json, which marks the trial
+        done, so a finished trial never lacks one."""
         folder = self.trial_dir(record.trial.trial_id)
-        for name, png in (pictures or {}).items():  # before metrics.json marks the trial done
-            write_bytes(folder / Path(name).name, png)
+        for name, data in (files or {}).items():
+            write_bytes(folder / Path(name).name, data)
         write_json(folder / "metrics.json", record.metrics_json())
         write_text(folder / "history.csv", history_csv(record.history))
         if record.traceback:

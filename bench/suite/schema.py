@@ -44,6 +44,7 @@ class LogSchedule(Strict):
 
 
 SCHEDULE_KEYS = ("eval_every", "eval_at", "eval_schedule")
+KeepChoice = Literal["final", "best", "both", "none"]
 
 
 class Budget(Strict):
@@ -73,6 +74,11 @@ class Budget(Strict):
         ge=1,
         description="steps between checkpoints a failed trial restarts from, a whole number from "
         "1 up to `steps`; defaults to eval_every (steps/10 with eval_at or eval_schedule)",
+    )
+    keep: KeepChoice | None = Field(
+        None,
+        description="this model's own `keep` over the suite's: final, best, both or none (the "
+        "suite's `keep` is copied here, so it travels with every trial's config.json)",
     )
 
     @field_validator("eval_every")
@@ -305,6 +311,13 @@ class Suite(Strict):
         description="a mapping {asha: {metric: ..., grace_period: ..., reduction_factor: ...}}",
     )
 
+    keep: KeepChoice = Field(
+        "both",
+        description="the model states each trial keeps in its folder: final (model_final.pt), "
+        "best (model_best.pt, at its best evaluation by the ranking metric), both, or none (for "
+        "big models); `bench sample` and `bench evaluate --run` load them",
+    )
+
     published: Published | None = Field(
         None,
         description="a mapping {entries: [...], reference_checks: [...], deviations: [...], "
@@ -326,6 +339,14 @@ class Suite(Strict):
     def source(self) -> Path | None:
         """The file this suite was loaded from, or None when it came from text."""
         return self._source
+
+    @model_validator(mode="after")
+    def _keep_in_budget(self) -> Suite:
+        """Trials carry only their budget to the workers, so a `keep` other than the default
+        rides in it (the default is left out: configs stay as they were before `keep` existed)."""
+        if self.keep != "both" and self.budget.keep is None:
+            self.budget.keep = self.keep
+        return self
 
     @field_validator("seeds")
     @classmethod
