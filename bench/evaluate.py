@@ -9,7 +9,10 @@ embed the reference split); its `DatasetAssets` travel to every trial through Ra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +24,7 @@ from bench.metrics import FEATURE_SPACES, METRICS, EvalInputs, Features, MetricI
 from bench.metrics.base import HistoryInputs, Metric
 from bench.metrics.features import Extractor
 from bench.models.base import GenerativeModel
-from bench.probes import probes_of, run_probes, unmeasurable
+from bench.probes import run_probes, unmeasurable
 
 SAMPLE_BATCH = 1000  # generate in chunks so large eval_samples never hold a huge graph/batch
 REFERENCE_SEED = 1234  # which training points form the reference set; fixed so runs compare
@@ -49,6 +52,9 @@ class Evaluation:
     not_computable: dict[str, str] = field(default_factory=dict)  # metric -> reason
     samples: torch.Tensor | None = None  # CPU, data space
     features: Features | None = None  # the samples in the feature space
+    # wall seconds per metric, its probes' share included (a probe shared by several metrics is
+    # counted for the first that needs it); "features" is the embedding of the samples
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> DatasetAssets:
@@ -165,28 +171,44 @@ class Evaluator:
                 step, not_computable=dict.fromkeys(self.names, reason), samples=samples
             )
         refused = self.refused(model)
-        usable = [metric for name, metric in self.metrics if name not in refused]
-        probes, failed = run_probes(probes_of(usable), model, self.assets.splits, self.assets.spec)
+        seconds: dict[str, float] = {}
+        with stopwatch(seconds, "features"):
+            fake = self.extract(samples)
+        probes: dict[str, torch.Tensor] = {}
+        failed: dict[str, str] = {}
+        for name, metric in self.metrics:  # each metric's probes timed as its own cost
+            if name not in refused:
+                with stopwatch(seconds, name):
+                    new = [p for p in metric.probes if p not in probes and p not in failed]
+                    found, lost = run_probes(new, model, self.assets.splits, self.assets.spec)
+                probes.update(found)
+                failed.update(lost)
         inputs = EvalInputs(
             samples=samples,
-            fake=self.extract(samples),
+            fake=fake,
             real=self.assets.reference,
             spec=self.assets.spec,
             info=self.assets.info,
             heldout=self.assets.heldout,
             probes=probes,
         )
-        evaluation = Evaluation(step, samples=samples, features=inputs.fake)
+        evaluation = Evaluation(step, samples=samples, features=fake, seconds=seconds)
         for name, metric in self.metrics:
             reason = refused.get(name) or first_failure(metric, failed)
             if reason is not None:
                 evaluation.not_computable[name] = reason
                 continue
             try:
-                evaluation.values.update(metric.compute(inputs, self.prepared[name]))
+                with stopwatch(seconds, name):
+                    evaluation.values.update(metric.compute(inputs, self.prepared[name]))
             except MetricInputError as exc:
                 evaluation.not_computable[name] = str(exc)
         return evaluation
+
+    def protocol(self) -> dict[str, Any]:
+        """How every number of this evaluator is measured (see `measurement_protocol`)."""
+        names = [name for name, _ in self.metrics + self.history_metrics]
+        return measurement_protocol(self.assets, self.n_samples, names)
 
     def refused(self, model: GenerativeModel | None) -> dict[str, str]:
         """Metric name -> why it cannot measure this model (or, without one, these samples)."""
@@ -217,6 +239,51 @@ class Evaluator:
     @property
     def names(self) -> list[str]:
         return [name for name, _ in self.metrics]
+
+
+@contextlib.contextmanager
+def stopwatch(seconds: dict[str, float], key: str) -> Iterator[None]:
+    """Add the wall time of the block to seconds[key]."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
+
+
+def measurement_protocol(
+    assets: DatasetAssets, n_samples: int, metric_names: list[str]
+) -> dict[str, Any]:
+    """What a number depends on besides the model ("which FID is this?"): the feature space and
+    a hash of its fitted state (the weights file's for InceptionV3), the generated, reference
+    and held-out sample counts, how the reference set is drawn, each metric's own settings
+    (`Metric.settings`, e.g. prdc's k), and the versions of the libraries that compute them."""
+    protocol: dict[str, Any] = {
+        "feature_space": assets.spec.feature_space,
+        "extractor": "none" if assets.feature_state is None else digest(assets.feature_state),
+        "n_generated": n_samples,
+        "n_reference": len(assets.reference.features),
+        "reference_split": f"train, subset drawn with seed {REFERENCE_SEED}",
+        "n_heldout": len(assets.heldout.features),
+    }
+    for name in metric_names:
+        protocol.update({f"{name}.{k}": v for k, v in METRICS.get(name).settings.items()})
+    protocol["versions"] = library_versions()
+    return protocol
+
+
+def library_versions() -> dict[str, str]:
+    """bench's, torch's and torch-fidelity's versions (read from the installed metadata, so
+    nothing heavy is imported)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("bench", "torch", "torch-fidelity"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "not installed"
+    return found
 
 
 def first_failure(metric: Metric, failed: dict[str, str]) -> str | None:

@@ -146,6 +146,7 @@ class TrialState:
     restored: dict[str, Any] | None = None  # replayed with the first report after a restore
     timing: Timing = field(default_factory=Timing)
     keeper: Keeper = field(init=False)
+    protocol: dict[str, Any] = field(default_factory=dict)  # how its numbers are measured
 
     def __post_init__(self) -> None:
         self.keeper = Keeper(self.trial)
@@ -173,6 +174,7 @@ class TrialState:
             "traceback": None,
             "wall_s": self.wall_s,
             "timing": self.timing.summary(self.step, self.wall_s),
+            "protocol": self.protocol,
             "checkpoint": None,
             "restored": restored,
         }
@@ -305,6 +307,7 @@ def _train(
     model = build_model(trial, assets, device)
     batches = BatchStream(assets, model.hparams.batch_size, trial.seed, device)
     evaluator = Evaluator(assets, list(trial.metrics), trial.budget["eval_samples"], device)
+    state.protocol = evaluator.protocol()
     if resume is not None:
         state.restore(resume, model, batches, device, resume_source)
     state.timing.setup_s += time.perf_counter() - began  # after a restore: the restored sums

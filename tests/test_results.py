@@ -166,3 +166,29 @@ def test_a_run_written_before_stability_was_a_metric_reads_the_same(tmp_path):
     assert best.values["diverged"] == [0.0, 0.0, 1.0]  # the diverged seed counts here only
     assert len(best.values["fid"]) == 2
     assert "## Training stability: ring8" in leaderboard_markdown(board)
+
+
+def test_the_leaderboard_shows_the_protocol_its_rows_share(tmp_path):
+    run, trials = fake_run(tmp_path, [4.0, 6.0, 5.0, 1.0, 2.0, None])
+    protocol = {
+        "feature_space": "raw",
+        "extractor": "none",
+        "n_generated": 200,
+        "n_reference": 200,
+        "reference_split": "train, subset drawn with seed 1234",
+        "n_heldout": 100,
+        "prdc.k": 5,
+        "versions": {"bench": "0.1.0"},
+    }
+    for i, trial in enumerate(trials[:5]):
+        path = run / "trials" / trial.trial_id / "metrics.json"
+        metrics = json.loads(path.read_text())
+        metrics["protocol"] = {**protocol, "n_generated": 200 + (i == 4)}  # one seed differs
+        write_json(path, metrics)
+    board = aggregate(run)
+    assert board.protocol("ring8")["feature_space"] == "raw"
+    assert board.protocol("ring8")["n_generated"] == "varies"
+    text = leaderboard_markdown(board)
+    assert "Protocol: `raw` feature space" in text and "prdc.k=5" in text and "bench 0.1.0" in text
+    header, first = board.to_csv().splitlines()[:2]
+    assert "protocol" in header.split(",") and '"feature_space"": ""raw""' in first

@@ -152,3 +152,16 @@ def test_every_report_says_where_the_time_went_so_far(ring8):
         assert timing["wall_s"] == pytest.approx(p["wall_s"], abs=1e-3)
         assert timing["steps_per_s"] == pytest.approx(p["step"] / timing["train_s"], rel=1e-2)
     assert payloads[-1]["timing"]["pictures_s"] > 0 == payloads[0]["timing"]["pictures_s"]
+
+
+def test_every_report_carries_the_measurement_protocol_and_metric_seconds(ring8):
+    payloads = collect(one_trial(), ring8)
+    protocol = payloads[-1]["protocol"]
+    assert protocol["feature_space"] == "raw" and protocol["extractor"] == "none"
+    assert protocol["n_generated"] == 300 and protocol["n_reference"] == 300
+    assert protocol["n_heldout"] == len(ring8.heldout.features)
+    assert "seed 1234" in protocol["reference_split"]
+    assert set(protocol["versions"]) == {"bench", "torch", "torch-fidelity"}
+    assert all(p["protocol"] == protocol for p in payloads)
+    seconds = payloads[-1]["timing"]["metrics_s"]
+    assert {"fid", "modes"} <= set(seconds) and all(s >= 0 for s in seconds.values())

@@ -73,6 +73,9 @@ class Metric:
     # True when a trial reports only those of `directions` that fit its model (stability: a GAN
     # has discriminator keys, an autoencoder not); tables then show only the keys present.
     keys_vary: ClassVar[bool] = False
+    # The settings a value depends on besides the samples (e.g. prdc's k): recorded with every
+    # number in the trial's protocol, so runs measured differently are never compared blindly.
+    settings: ClassVar[dict[str, Any]] = {}
     # Names of the probes (bench.probes.PROBES) whose tensors `compute` reads from
     # `EvalInputs.probes`. A probe that calls the model needs an ability of it (a Protocol in
     # bench.models.abilities); the metric applies to a model class only when the class has every

@@ -85,7 +85,8 @@ def leaderboard_markdown(board) -> str:
     lines += ["Final metrics, mean ± std over completed seeds (↓ lower is better, ↑ higher).", ""]
     for dataset in board.datasets():
         header, rows = leaderboard_cells(board, dataset, best=True)
-        lines += [f"## {dataset}", ""] + table(header, rows)
+        lines += [f"## {dataset}", ""] + protocol_lines(board.protocol(dataset))
+        lines += table(header, rows)
     lines += cost_markdown(board)
     lines += sections_markdown(board)
     lines += sensitivity_markdown(board.sensitivity, board.directions)
@@ -93,6 +94,28 @@ def leaderboard_markdown(board) -> str:
     if errors:
         lines += ["## Trials that did not complete", ""] + [f"- {e}" for e in errors] + [""]
     return "\n".join(lines)
+
+
+def protocol_lines(protocol: dict) -> list[str]:
+    """The measurement protocol as one line under a dataset's heading (nothing for runs that
+    did not record it)."""
+    if not protocol:
+        return []
+    versions = protocol.get("versions")
+    versions = (
+        ", ".join(f"{k} {v}" for k, v in versions.items())
+        if isinstance(versions, dict)
+        else str(versions)
+    )
+    settings = [f"{k}={v}" for k, v in protocol.items() if "." in k]
+    text = (
+        f"Protocol: `{protocol.get('feature_space')}` feature space (extractor "
+        f"{protocol.get('extractor')}), {protocol.get('n_generated')} generated vs "
+        f"{protocol.get('n_reference')} reference samples ({protocol.get('reference_split')}), "
+        f"{protocol.get('n_heldout')} held out"
+    )
+    text += "; " + ", ".join(settings) if settings else ""
+    return [f"{text}; {versions}.", ""]
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:

@@ -48,6 +48,12 @@ class Row:
     def completed(self) -> int:
         return self.statuses.get("completed", 0)
 
+    @property
+    def protocol(self) -> dict[str, Any]:
+        """The measurement protocol its completed seeds share (a key whose value differs between
+        them reads "varies"; runs written before protocols were recorded have none)."""
+        return common_protocol([m.get("protocol") or {} for m in self.runs])
+
     def best(self) -> list[tuple[float, int]]:
         """Per completed seed, the best value of the primary metric over its evaluations and the
         step of that evaluation (the earliest on a tie, as the trial's kept best model)."""
@@ -100,6 +106,10 @@ class Leaderboard:
         keys = self.directions if section is None else self.sections.get(section, {})
         return self._present(dataset, keys)
 
+    def protocol(self, dataset: str) -> dict[str, Any]:
+        """The measurement protocol every row of `dataset` shares (see Row.protocol)."""
+        return common_protocol([r.protocol for r in self.rows if r.dataset == dataset and r.runs])
+
     def _present(self, dataset: str, keys: dict[str, str]) -> list[str]:
         """Those of `keys`, in order, that some row of `dataset` has a value for."""
         present = {k for row in self.rows if row.dataset == dataset for k in row.values}
@@ -111,7 +121,7 @@ class Leaderboard:
         buffer = io.StringIO()
         head = ["rank", "dataset", "model", "variant", "seeds", "completed", "statuses"]
         head += [f"{k}_{s}" for k in self.keys for s in ("mean", "std", "n")]
-        head += ["ranked_by", "best_mean", "best_std", "best_steps"]
+        head += ["ranked_by", "best_mean", "best_std", "best_steps", "protocol"]
         head += list(COST_COLUMNS) if cost else []
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(head)
@@ -124,7 +134,8 @@ class Leaderboard:
                     fmt_csv(row.std(key)),
                     len(row.values.get(key, [])),
                 ]
-            cells += best_cells(row) + (cost_cells(row) if cost else [])
+            cells += best_cells(row) + [json.dumps(row.protocol, sort_keys=True)]
+            cells += cost_cells(row) if cost else []
             writer.writerow(cells)
         return buffer.getvalue()
 
@@ -221,6 +232,17 @@ def aggregate(run_dir: Path) -> Leaderboard:
 
 def new_row(trial: Trial) -> Row:
     return Row(trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [])
+
+
+def common_protocol(protocols: list[dict[str, Any]]) -> dict[str, Any]:
+    """The keys of the given protocols with their value where all agree, "varies" where not;
+    empty when none was recorded."""
+    recorded = [p for p in protocols if p]
+    keys = list(dict.fromkeys(k for p in recorded for k in p))
+    return {
+        k: recorded[0][k] if all(p.get(k) == recorded[0].get(k) for p in recorded) else "varies"
+        for k in keys
+    }
 
 
 def add_trial(row: Row, metrics: dict[str, Any], over_training: set[str]) -> None:

@@ -35,6 +35,7 @@ class TrialRecord:
     # where the wall time went (bench.train.Timing's summary), as of the latest report
     timing: dict[str, Any] = field(default_factory=dict)
     kept: dict[str, dict[str, Any]] = field(default_factory=dict)  # "final"/"best" -> its file
+    protocol: dict[str, Any] = field(default_factory=dict)  # how its numbers were measured
 
     @classmethod
     def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
@@ -47,6 +48,7 @@ class TrialRecord:
         record.warnings = list(metrics.get("warnings", []))
         record.timing = dict(metrics.get("timing", {}))
         record.kept = dict(metrics.get("kept", {}))
+        record.protocol = dict(metrics.get("protocol", {}))
         return record
 
     def absorb(self, payload: dict[str, Any]) -> None:
@@ -82,6 +84,7 @@ class TrialRecord:
         self.timing = payload.get("timing") or self.timing
         if payload.get("kept") is not None:
             self.kept = payload["kept"]
+        self.protocol = payload.get("protocol") or self.protocol
 
     @property
     def final(self) -> dict[str, Any]:
@@ -103,6 +106,7 @@ class TrialRecord:
             "warnings": self.warnings,
             "timing": self.timing,
             "kept": self.kept,
+            "protocol": self.protocol,
         }
 
 

@@ -53,6 +53,18 @@ def trial_config(trial: Trial, run_id: str) -> dict[str, Any]:
     }
 
 
+def protocol_config(protocol: dict[str, Any]) -> dict[str, Any]:
+    """The trial's measurement protocol as flat config keys (`protocol/feature_space`,
+    `protocol/versions/torch`, ...), so runs measured differently can be told apart in wandb."""
+    flat: dict[str, Any] = {}
+    for key, value in protocol.items():
+        if isinstance(value, dict):
+            flat.update({f"protocol/{key}/{k}": v for k, v in value.items()})
+        else:
+            flat[f"protocol/{key}"] = value
+    return flat
+
+
 def family_of(model: str) -> str | None:
     """None for a model no longer registered (a plugin missing when an old run is synced)."""
     from bench.models import MODELS

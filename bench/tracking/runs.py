@@ -21,6 +21,7 @@ from bench.tracking.content import (
     history_rows,
     leaderboard_tables,
     metric_keys,
+    protocol_config,
     stable_id,
     tags,
     trial_config,
@@ -89,6 +90,7 @@ class TrialRun:
         """Summary, tags and the sample picture, then close; the folder wandb wrote it to."""
         import wandb
 
+        self.run.config.update(protocol_config(record.protocol), allow_val_change=True)
         self.run.summary.update(trial_summary(record))
         self.run.tags = tuple(tags(record))
         if picture is not None and picture.is_file():
