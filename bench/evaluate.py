@@ -53,7 +53,7 @@ class Evaluation:
     samples: torch.Tensor | None = None  # CPU, data space
     features: Features | None = None  # the samples in the feature space
     # wall seconds per metric, its probes' share included (a probe shared by several metrics is
-    # counted for the first that needs it); "features" is the embedding of the samples
+    # counted for the first that needs it); "embedding" maps the samples into the feature space
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -172,15 +172,19 @@ class Evaluator:
             )
         refused = self.refused(model)
         seconds: dict[str, float] = {}
-        with stopwatch(seconds, "features"):
+        with stopwatch(seconds, "embedding"):
             fake = self.extract(samples)
         probes: dict[str, torch.Tensor] = {}
         failed: dict[str, str] = {}
+        ran: set[str] = set()  # probe names (their tensors have keys of their own)
         for name, metric in self.metrics:  # each metric's probes timed as its own cost
             if name not in refused:
                 with stopwatch(seconds, name):
-                    new = [p for p in metric.probes if p not in probes and p not in failed]
-                    found, lost = run_probes(new, model, self.assets.splits, self.assets.spec)
+                    new = [p for p in metric.probes if p not in ran]
+                    found, lost = run_probes(
+                        new, model, self.assets.splits, self.assets.spec, self.extract
+                    )
+                ran.update(new)
                 probes.update(found)
                 failed.update(lost)
         inputs = EvalInputs(
