@@ -61,14 +61,18 @@ def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> Da
     """Load a registered dataset and embed it (see `embed_dataset`)."""
     dataset_cls = DATASETS.get(name)
     dataset = dataset_cls(dataset_cls.Params(**params))
+    splits = dataset.load()
+    basis = dataset.feature_basis()
+    fit_on = None if basis is dataset else (basis.load(), basis.fingerprint(name))
     return embed_dataset(
         name,
         label,
         dataset.info,
         dataset.eval_spec,
-        dataset.load(),
+        splits,
         dataset.fingerprint(name),
         n_reference,
+        fit_on=fit_on,
     )
 
 
@@ -80,12 +84,15 @@ def embed_dataset(
     splits: DataSplits,
     fingerprint: str,
     n_reference: int,
+    fit_on: tuple[DataSplits, str] | None = None,
 ) -> DatasetAssets:
     """Fit the dataset's feature space (cached on disk) and embed a reference subset of the
     training split of at most `n_reference` points and the held-out split (both cached on disk
-    per dataset, split, feature space and count, so a suite never embeds them twice)."""
+    per dataset, split, feature space and count, so a suite never embeds them twice). `fit_on`:
+    other (splits, fingerprint) to fit the space on (`Dataset.feature_basis`)."""
     space = FEATURE_SPACES.get(spec.feature_space)
-    state = space.fit(fingerprint, splits, info)
+    fit_splits, fit_fingerprint = fit_on or (splits, fingerprint)
+    state = space.fit(fit_fingerprint, fit_splits, info)
     extract = space.extractor(state, info, torch.device("cpu"))
     gen = torch.Generator().manual_seed(REFERENCE_SEED)
     subset = torch.randperm(len(splits.train), generator=gen)[:n_reference]

@@ -89,6 +89,12 @@ class Dataset:
     def load(self) -> DataSplits:
         raise NotImplementedError
 
+    def feature_basis(self) -> Dataset:
+        """The dataset whose training split the feature space is fitted on: this one, unless a
+        parameter only thins the training split (e.g. train_size), whose data would give a worse
+        space; then the full one, so every training-set size is measured in the same space."""
+        return self
+
     def fingerprint(self, name: str) -> str:
         """Stable id of (dataset, params): keys on-disk caches of anything derived from the data."""
         blob = json.dumps({"name": name, **self.params.model_dump()}, sort_keys=True)
