@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.evaluate import DatasetAssets, prepare_dataset
+from bench.metrics.base import ranking_keys
 from bench.progress import ProgressView
 from bench.report.markdown import write_leaderboard
 from bench.results.aggregate import Leaderboard
@@ -19,7 +20,7 @@ from bench.results.record import FINAL, TrialRecord, count_statuses
 from bench.results.resume import ResumePlan, plan_resume
 from bench.results.store import RunStore, ensure_writable
 from bench.runner import RunCallback, connect, disconnect, fit
-from bench.suite.plan import reported_keys
+from bench.suite.plan import metric_names
 from bench.suite.schema import Suite
 from bench.tracking import make_tracker, require_wandb_login
 from bench.trial import Trial
@@ -103,7 +104,9 @@ def execute(
         else TrialRecord(t)
         for t in trials
     }
-    progress = ProgressView(console, records, reported_keys(suite))
+    # the progress view names the best score per dataset by the key its leaderboard ranks by
+    ranked = dict(ranking_keys(metric_names(suite.metrics)))
+    progress = ProgressView(console, records, ranked)
     callback = RunCallback(store, records, tracker, assets, console, progress)
     try:
         with progress:

@@ -1,6 +1,6 @@
 """The evaluator: sample n -> model probes -> feature space -> every metric, identically for
 every model. Metrics never see the model: what they need from it (reconstructions, ELBO terms,
-codes, translations) the evaluator measures first with the probes they name (bench/probes.py),
+codes, translations) the evaluator measures first with the probes they name (bench/probes/),
 each probe once per evaluation, and hands over as tensors in `EvalInputs.probes`.
 
 `prepare_dataset` runs once per dataset on the driver (load the data, fit the feature space,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import torch
 
 from bench.errors import BenchError
 from bench.evaluate import Evaluation, generate
+from bench.metrics.base import ranking_keys
 from bench.models.base import GenerativeModel
 from bench.trial import Trial
 
@@ -36,19 +37,6 @@ def kept_kinds(budget: Mapping[str, Any]) -> tuple[str, ...]:
     default (configs written before `keep` existed have none, and kept both)."""
     keep = budget.get("keep") or DEFAULT_KEEP
     return {"both": ("final", "best"), "none": ()}.get(keep, (keep,))
-
-
-def ranking_keys(metric_names: Iterable[str]) -> list[tuple[str, str]]:
-    """(key, "min" | "max") of every key the leaderboard's ranked table may show for these
-    metrics, in its order: the first one a trial reports is the one it is ranked by."""
-    from bench.metrics.base import METRICS
-
-    keys = []
-    for name in metric_names:
-        metric = METRICS.get(name)
-        if metric.section is None:  # sectioned keys (training stability) are never ranked
-            keys += list(metric.directions.items())
-    return keys
 
 
 def ranking_score(

@@ -1,6 +1,8 @@
 """The pictures a trial leaves next to its metrics, rendered in the worker at the trial's end so
 only a few kilobytes of PNG travel back: the samples, generated images beside their nearest
-training images (memorization you can see), and the mode histogram of mode-labelled datasets."""
+training images (memorization you can see), the mode histogram of mode-labelled datasets, and,
+given the model, what it does with its latent space (a traversal, interpolations) and how it
+in-paints."""
 
 from __future__ import annotations
 
@@ -9,11 +11,16 @@ import torch
 
 from bench.data.base import DataInfo
 from bench.evaluate import DatasetAssets, Evaluation
+from bench.metrics import METRICS
+from bench.metrics.inpainting import MASKS
 from bench.metrics.modes import high_quality_counts
 from bench.models.abilities import SamplesCodes
 from bench.models.base import GenerativeModel
 from bench.models.nets import inference
 from bench.plots import image_grid, png_bytes, pyplot, samples_png
+from bench.probes import unmeasurable
+from bench.probes.inpainting import inpaint_all, task
+from bench.probes.interpolation import interpolation_grid
 
 PREVIEW_IMAGES = 64  # a grid of 8 x 8
 PREVIEW_POINTS = 2000
@@ -122,10 +129,22 @@ def trial_pictures(
     if has_modes(evaluation, assets):
         pictures["modes.png"] = mode_histogram_png(*mode_counts(evaluation, assets))
     if model is not None:
-        generator = torch.Generator(device=model.device).manual_seed(seed)
-        traversal = latent_traversal_png(model, info, generator)
-        if traversal is not None:
-            pictures["traversal.png"] = traversal
+        pictures |= model_pictures(model, assets, seed)
+    return pictures
+
+
+def model_pictures(model: GenerativeModel, assets: DatasetAssets, seed: int) -> dict[str, bytes]:
+    """The pictures drawn with the model itself, each from a generator seeded with `seed`."""
+    made = {
+        "traversal.png": lambda gen: latent_traversal_png(model, assets.info, gen),
+        "interpolation.png": lambda gen: interpolation_png(model, assets.info, gen),
+        "inpainting.png": lambda gen: inpainting_png(model, assets),
+    }
+    pictures = {}
+    for name, draw in made.items():
+        png = draw(torch.Generator(device=model.device).manual_seed(seed))
+        if png is not None:
+            pictures[name] = png
     return pictures
 
 
@@ -184,3 +203,54 @@ def latent_traversal_png(
         return None
     plt = pyplot()
     return png_bytes(plt, image_grid(plt, images, None, cols=TRAVERSAL_STEPS))
+
+
+# --- latent interpolation and in-painting ------------------------------------------------------
+
+INTERPOLATION_ROWS = 6  # random latent pairs
+INTERPOLATION_STEPS = 9  # points along each path, both ends included
+INPAINT_ROWS = 4  # held-out images shown under each mask
+
+
+def interpolation_png(
+    model: GenerativeModel, info: DataInfo, generator: torch.Generator
+) -> bytes | None:
+    """Rows of decoded points along the path between two random latents of the model (slerp or
+    lerp, as bench.probes.interpolation chooses); None for non-image data, a model without a
+    latent to walk, or a conditional one (its decoder needs a label)."""
+    if info.kind != "image" or getattr(model, "conditional", False):
+        return None
+    grid = interpolation_grid(model, INTERPOLATION_ROWS, INTERPOLATION_STEPS, generator)
+    if grid is None:
+        return None
+    images, how = grid
+    plt = pyplot()
+    fig = image_grid(plt, displayable(images.numpy()), None, cols=INTERPOLATION_STEPS)
+    fig.suptitle(f"latent interpolation: {how}", fontsize=8)
+    return png_bytes(plt, fig)
+
+
+def inpainting_rows(model: GenerativeModel, assets: DatasetAssets) -> np.ndarray:
+    """(INPAINT_ROWS * 3 * len(MASKS), *shape): per held-out image, for each mask, the masked
+    input (missing pixels mid-grey), the model's completion and the original, with the metric's
+    masks and mechanism."""
+    x, known = task(assets.splits, INPAINT_ROWS)
+    filled = inpaint_all(model, x, known, assets.splits)
+    low, high = assets.info.value_range or (0.0, 1.0)
+    masked = torch.where(known, x, torch.full_like(x, (low + high) / 2))
+    triples = torch.stack([masked, filled, x.expand_as(filled)], dim=2)  # (M, r, 3, *shape)
+    return triples.transpose(0, 1).reshape(-1, *x.shape[1:]).numpy()
+
+
+def inpainting_png(model: GenerativeModel, assets: DatasetAssets) -> bytes | None:
+    """The in-painting metric's task shown on the first held-out images; None where the metric
+    cannot measure this model or dataset."""
+    metric = METRICS.get("inpainting")
+    cls = type(model)
+    if metric.applies(assets.spec, assets.info) or unmeasurable(metric, cls):
+        return None
+    plt = pyplot()
+    fig = image_grid(plt, displayable(inpainting_rows(model, assets)), None, cols=3 * len(MASKS))
+    title = " | ".join(MASKS) + ": masked, completed, original"
+    fig.suptitle(title, fontsize=7)
+    return png_bytes(plt, fig)

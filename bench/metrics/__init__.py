@@ -1,6 +1,7 @@
 """Metrics and feature spaces: importing this package registers every metric in `METRICS` and
-every feature space in `FEATURE_SPACES` (and "bench-classifier" with torch-fidelity). Every module
-of the package is imported, so a new metric is one new file.
+every feature space in `FEATURE_SPACES` (the classifier space registers "bench-classifier" with
+torch-fidelity when it is first fitted). Every module of the package is imported, so a new metric
+is one new file.
 
 `memorization` and `stability` name both a module and its main function; the package exports
 the function (import the module's other names with `from bench.metrics.stability import ...`)."""

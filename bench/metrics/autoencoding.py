@@ -1,8 +1,8 @@
 """Measurements of autoencoders on the held-out split: how well they reconstruct, the VAE family's
 ELBO and importance-sampled likelihood, how many latent units a VAE uses, and anomaly detection
-of a class left out of training.
+of a class left out of training (for GANs too, by their discriminator and latent residual).
 
-Each is a pure function of tensors. The evaluator's probes (bench/probes.py) call the model on
+Each is a pure function of tensors. The evaluator's probes (bench/probes/) call the model on
 the held-out split first (reconstructions, ELBO terms, posterior means, anomaly scores); the
 metrics read those tensors from `EvalInputs.probes` and never see the model, so they can be
 tested with constructed tensors. A metric's `probes` decide which models it applies to (a GAN
@@ -28,6 +28,12 @@ NLL_SAMPLES = 64  # importance samples per point
 ACTIVE_THRESHOLD = 0.01  # Burda et al. 2016: a unit is active when Cov_x(E_q[z_u]) exceeds this
 EVAL_SEED = 2024  # the draws of stochastic estimates: fixed, so evaluations compare
 CHUNK = 500  # held-out points per forward pass of a probe
+# Latent optimisation of models that generate from a latent (bench/probes/latents.py): Adam on
+# ||known * (G(z) - x)||^2 / n_known + PRIOR_WEIGHT * ||z||^2 / d from one seeded prior draw.
+LATENT_STEPS = 200
+LATENT_LR = 0.05
+PRIOR_WEIGHT = 0.01
+RESIDUAL_IMAGES = 500  # held-out points whose latent residual anomaly detection fits (the first)
 
 
 def probed(inputs: EvalInputs, key: str, metric: str) -> torch.Tensor:
@@ -161,10 +167,21 @@ class Anomaly(Metric):
     order = 13
     description = (
         "anomaly detection of the class left out of training (dataset param exclude_class): "
-        "AUROC of -ELBO (VAEs) or reconstruction error (other autoencoders) on the held-out split"
+        "AUROC on the held-out split of -ELBO (VAEs), reconstruction error (other autoencoders) "
+        "or -D(x) (GANs' discriminator or critic); for GANs also of the latent-optimisation "
+        f"residual ({LATENT_STEPS} Adam steps, lr {LATENT_LR}, prior weight {PRIOR_WEIGHT}, "
+        f"first {RESIDUAL_IMAGES} images)"
     )
-    directions = {"anomaly_auroc": "max"}
+    directions = {"anomaly_auroc": "max", "anomaly_auroc_residual": "max"}
+    keys_vary = True  # the residual needs a latent and a generator (GANs)
     probes = ("anomaly_scores", "labels")
+    settings = {
+        "latent_steps": LATENT_STEPS,
+        "latent_lr": LATENT_LR,
+        "prior_weight": PRIOR_WEIGHT,
+        "residual_images": RESIDUAL_IMAGES,
+        "seed": EVAL_SEED,
+    }
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if spec.anomaly_class is None:
@@ -183,5 +200,10 @@ class Anomaly(Metric):
         if "labels" not in inputs.probes:
             raise MetricInputError("anomaly: the held-out split has no labels")
         assert inputs.spec.anomaly_class is not None  # see applies()
-        auc = anomaly_auroc(scores, inputs.probes["labels"], inputs.spec.anomaly_class)
-        return finite("anomaly", {"anomaly_auroc": auc})
+        labels, anomalous = inputs.probes["labels"], inputs.spec.anomaly_class
+        values = {"anomaly_auroc": anomaly_auroc(scores, labels, anomalous)}
+        residuals = inputs.probes.get("anomaly_residuals")
+        if residuals is not None:  # of the first held-out images
+            residual = anomaly_auroc(residuals, labels[: len(residuals)], anomalous)
+            values["anomaly_auroc_residual"] = residual
+        return finite("anomaly", values)

@@ -4,6 +4,7 @@ those functions and declares which way each reported value is better."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -37,7 +38,7 @@ class EvalInputs:
     spec: EvalSpec
     info: DataInfo
     heldout: Features | None = None  # the held-out split in feature space (memorization)
-    # Tensors the evaluator's probes (bench/probes.py) measured before the metrics ran, by key
+    # Tensors the evaluator's probes (bench/probes/) measured before the metrics ran, by key
     # (e.g. "codes": the model's codes of the held-out split, "factors": that split's factor
     # indices): the metrics named in `Metric.probes` get what they need here, never the model or
     # the data, so every metric stays a pure function of tensors. Empty when none were measured.
@@ -111,3 +112,14 @@ METRICS: Registry[Metric] = Registry("metric", Metric, instances=True)
 def metric_of_key() -> dict[str, str]:
     """Every registered metric's output key -> the metric's name."""
     return {key: name for name, metric in METRICS for key in metric.directions}
+
+
+def ranking_keys(metric_names: Iterable[str]) -> list[tuple[str, str]]:
+    """(key, "min" | "max") of every key the leaderboard's ranked table may show for these
+    metrics, in its order: the first one a trial reports is the one it is ranked by."""
+    keys = []
+    for name in metric_names:
+        metric = METRICS.get(name)
+        if metric.section is None:  # sectioned keys (training stability) are never ranked
+            keys += list(metric.directions.items())
+    return keys

@@ -6,7 +6,7 @@ wrong digit, or the right digit drawn differently, scores well on FID).
 
 Both are pure functions of tensors: `translation` reads the samples (pairs [a, G(a)]), `cycle`
 the held-out pairs and the model's round trips of them, which the evaluator's
-"cycle_reconstructions" probe (bench/probes.py) measured with a model that `Translates`."""
+"cycle_reconstructions" probe (bench/probes/) measured with a model that `Translates`."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """What a model can do beyond `train_step` and `sample`, as typed Protocols.
 
-The evaluator's probes (bench/probes.py) each need one of these abilities, and a metric applies
-to a model class only when the class has every ability its probes need. The Protocols are
-runtime-checkable and hold methods only, so `issubclass(model_cls, Reconstructs)` decides it from
-the class alone, before any model is built (the suite planner does so). Each lists exactly the
-methods its probes call; a model gains an ability by defining them, with no base class to join.
+The evaluator's probes (bench/probes/) each need one of these abilities (or one of a few), and a
+metric applies to a model class only when the class has the abilities its probes need. The
+Protocols are runtime-checkable and hold methods only, so `issubclass(model_cls, Reconstructs)`
+decides it from the class alone, before any model is built (the suite planner does so). Each
+lists exactly the methods its probes call; a model gains an ability by defining them, with no
+base class to join.
 
 Conditional models (`conditional = True`, e.g. `cvae`) take the class labels `y` wherever the
 signatures below have one; other models accept and ignore it."""
@@ -99,6 +100,57 @@ class Translates(Protocol):
 
     def translate_back(self, b: torch.Tensor) -> torch.Tensor:
         """Domain-B images (B, 1, H, W) -> their translations into domain A."""
+        ...
+
+
+@runtime_checkable
+class Generates(Protocol):
+    """A latent with a prior and a differentiable generator (the GANs): what latent optimisation
+    (in-painting, anomaly residuals) and latent interpolation need."""
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(n, latent_dim) draws from the latent prior, N(0, I), with `generator` only."""
+        ...
+
+    def generate(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(B, *info.shape) samples of latents z, differentiable in z; any other noise (StyleGAN's
+        per-layer noise) is drawn from `generator`, so a freshly seeded one fixes it."""
+        ...
+
+
+@runtime_checkable
+class Discriminates(Protocol):
+    """A discriminator (or critic) that scores how real data looks (GANs)."""
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """(B,) scores of x (B, *info.shape), higher = more like the training data (the logit
+        for logistic losses, the raw critic score otherwise); no gradients."""
+        ...
+
+
+@runtime_checkable
+class Inpaints(Protocol):
+    """Completes partly observed data by a method of its own (PCA's closed-form projection,
+    DDPM's replacement-conditioned reverse process)."""
+
+    def inpaint(
+        self, x: torch.Tensor, known: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """x (B, *info.shape) with the entries where `known` (bool, x's shape) is False filled
+        in; known entries come back as given. Randomness from `generator` only."""
+        ...
+
+
+@runtime_checkable
+class DecodesNoise(Protocol):
+    """Maps Gaussian noise images x_T deterministically to data (DDPM's DDIM decoder)."""
+
+    def noise(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """(n, *info.shape) draws of x_T ~ N(0, I) with `generator` only."""
+        ...
+
+    def decode_latent(self, x_t: torch.Tensor) -> torch.Tensor:
+        """(B, *info.shape) data of latents x_T by the deterministic (DDIM) reverse process."""
         ...
 
 

@@ -211,6 +211,7 @@ class GanBase(GenerativeModel):
     HParams: ClassVar[type[GanHParams]] = GanHParams
     hparams: GanHParams
     loss: ClassVar[str] = "non_saturating"  # variants with a fixed objective set this
+    conditional: ClassVar[bool] = False  # the players need class labels y (cgan)
     # The logistic losses' D outputs logits of P(real); variants scoring with a critic, least
     # squares or hinge set this to False.
     discriminator_probabilities = True
@@ -334,6 +335,19 @@ class GanBase(GenerativeModel):
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         with inference(self):
             return self.generator(self.latent(n, generator), self.sample_labels(n, generator))
+
+    # --- abilities the evaluator's probes use (bench.models.abilities) ---
+
+    def generate(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """G(z), differentiable in z, in the mode the model is in (Generates). Unconditional:
+        a conditional GAN needs labels here, so the metrics that use it refuse those."""
+        return self.generator(z.to(self.device), None)
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D's raw score per image (B,), higher = more real (Discriminates). A packing D
+        (PacGAN) sees each image packed with copies of itself, so it scores images one by one."""
+        with inference(self):
+            return self.discriminator(x.to(self.device).repeat_interleave(self.packing(), 0), None)
 
 
 @MODELS.register("gan")

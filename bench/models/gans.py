@@ -42,6 +42,7 @@ class Cgan(GanBase):
     MLP backbone, one-hot channels (a constant map per class in D) on the conv backbone."""
 
     description = "conditional GAN (Mirza 2014): generator and discriminator see the class label"
+    conditional = True
     HParams: ClassVar[type[StandardGanHParams]] = StandardGanHParams
     hparams: StandardGanHParams
 

@@ -38,6 +38,9 @@ class Pca(ExPostAutoencoder):
         "explained_variance": Diagnostic("share of the running variance the components keep"),
     }
     REFRESH_GROWTH = 1.5
+    # In-painting's ridge, relative to the mean diagonal of W_o^T W_o: negligible when the
+    # observed rows of the components are well conditioned, a unique code when they are not.
+    INPAINT_RIDGE = 1e-6
 
     def __init__(self, hparams: PcaHParams, info: DataInfo) -> None:
         super().__init__(hparams, info)
@@ -114,3 +117,23 @@ class Pca(ExPostAutoencoder):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         self._fresh()
         return unflatten(self._linear_decode(z), self.info)
+
+    def inpaint(
+        self, x: torch.Tensor, known: torch.Tensor, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """x with the entries where `known` is False filled in by projection onto the principal
+        subspace from the observed entries alone (Inpaints): the code z minimises
+        ||W_o z + mu_o - x_o||^2 (+ a tiny ridge, `INPAINT_RIDGE`), then x = W z + mu in the
+        value range, known entries kept. Closed form, float64; `generator` is unused."""
+        self._fresh()
+        x, known = x.to(self.device), known.to(self.device)
+        flat, k = flatten(x).double(), flatten(known).double()
+        w, mu = self.components.double(), self.mean.double()
+        weighted = k.unsqueeze(-1) * w  # (B, D, K): the rows of W that are observed
+        gram = weighted.transpose(1, 2) @ w  # W_o^T W_o per image
+        ridge = self.INPAINT_RIDGE * gram.diagonal(dim1=1, dim2=2).mean(-1).clamp(min=1e-12)
+        eye = torch.eye(self.latent_dim, dtype=gram.dtype, device=gram.device)
+        rhs = ((k * (flat - mu)) @ w).unsqueeze(-1)
+        z = torch.linalg.solve(gram + ridge[:, None, None] * eye, rhs).squeeze(-1)
+        filled = unflatten(self._linear_decode(z.float()), self.info)
+        return torch.where(known, x, filled)

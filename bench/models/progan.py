@@ -257,7 +257,19 @@ class ProGan(GenerativeModel):
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Samples at the current resolution, upsampled (nearest) to the full 28×28."""
+        with inference(self):
+            return self.generate(self.latent(n, generator))
+
+    def generate(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images of latents z at the current resolution, upsampled (nearest) to 28×28 and
+        differentiable in z (Generates)."""
+        stage, alpha = self.stage()
+        x = self.generator(z.to(self.device), stage, alpha)
+        return F.interpolate(x, size=(SIDE, SIDE), mode="nearest")
+
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """Critic scores (B,) of 28×28 images brought to the current resolution, higher = more
+        real (Discriminates); its minibatch-std feature makes a score depend on the batch."""
         stage, alpha = self.stage()
         with inference(self):
-            x = self.generator(self.latent(n, generator), stage, alpha)
-            return F.interpolate(x, size=(SIDE, SIDE), mode="nearest")
+            return self.critic(real_at(x.to(self.device), stage, alpha), stage, alpha)

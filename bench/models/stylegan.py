@@ -208,6 +208,11 @@ class StyleGan(GenerativeModel):
     def critic(self, x: torch.Tensor) -> torch.Tensor:
         return self.discriminator(x).squeeze(-1)
 
+    def discriminate(self, x: torch.Tensor) -> torch.Tensor:
+        """D's logit per image (B,), higher = more real (Discriminates)."""
+        with inference(self):
+            return self.critic(x.to(self.device))
+
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         return standard_normal(n, self.hparams.latent_dim, self.device, generator)
 

@@ -22,7 +22,7 @@ CHECKED = [
     BENCH / "metrics" / "autoencoding.py",
     BENCH / "metrics" / "translation.py",
     BENCH / "metrics" / "modes.py",
-    BENCH / "probes.py",
+    *sorted((BENCH / "probes").glob("*.py")),
 ]
 
 
