@@ -38,7 +38,7 @@ LABELS_ONLY = {"cgan"}
 WASSERSTEIN = {"wgan", "wgan_gp"}
 DIAGNOSTICS = {"loss_d", "loss_g", "grad_norm_d", "grad_norm_g", "d_real", "d_fake"}
 SMALL = {"hidden": 16, "layers": 2, "batch_size": 32}
-FAST = {"wgan": {"n_critic": 2}, "wgan_gp": {"n_critic": 2}, "unrolled_gan": {"unroll_steps": 2}}
+FAST = {"wgan": {"d_steps": 2}, "wgan_gp": {"d_steps": 2}, "unrolled_gan": {"unroll_steps": 2}}
 
 
 def cases() -> Iterator[tuple[str, str, str]]:
@@ -140,7 +140,7 @@ def test_an_explicit_conv_backbone_on_points_fails_at_build_time() -> None:
 def test_hparams_are_validated() -> None:
     for variant, bad in [
         ("pacgan", {"packing": 3, "batch_size": 32}),
-        ("wgan", {"n_critic": 0}),
+        ("wgan", {"d_steps": 0}),
         ("dcgan", {"backbone": "mlp"}),
         ("sngan", {"loss": "minimax"}),
         ("gan", {"d_maxout": -1}),
@@ -188,7 +188,7 @@ def test_a_short_run_teaches_the_discriminator(variant: str) -> None:
     digits scores real samples above generated ones: probabilities for the logistic losses, raw
     scores for critics, i.e. for the WGANs their Wasserstein estimate. (At lr 1e-3 across seeds
     0-2 the final gap is 0.14-1.5, and 2e-4-3e-4 for WGAN's clipped critic.)"""
-    extra = {"n_critic": 5} if variant == "wgan_gp" else {}  # its estimate is noisy at n_critic 2
+    extra = {"d_steps": 5} if variant == "wgan_gp" else {}  # its estimate is noisy at d_steps 2
     stats = train(build(variant, "digits", lr=1e-3, **extra), "digits", 40)
     gap = [s["d_real"] - s["d_fake"] for s in stats]
     floor = 1e-4 if variant == "wgan" else 0.05  # weight clipping keeps WGAN's outputs tiny
@@ -267,7 +267,7 @@ def test_the_penalty_drives_the_critic_gradient_norm_toward_one() -> None:
     """Mean |grad norm - 1| at the interpolates: 0.8-0.9 at the start, 0.33-0.56 after 60 steps
     with lambda 10 and 0.74-0.9 without (seeds 1-3)."""
     logs = {
-        w: train(build("wgan_gp", "ring8", seed=1, gp_weight=w, n_critic=1, lr=1e-3), "ring8", 60)
+        w: train(build("wgan_gp", "ring8", seed=1, gp_weight=w, d_steps=1, lr=1e-3), "ring8", 60)
         for w in (10.0, 0.0)
     }
 

@@ -600,3 +600,31 @@ def test_a_model_schedule_replaces_the_suites_and_checkpoints_follow_it() -> Non
         "checkpoint_every": 100,  # steps / 10 for a schedule
     }
     assert by_model["t_gan"]["eval_every"] == 50 and "eval_at" not in by_model["t_gan"]
+
+
+@pytest.mark.parametrize(
+    ("model", "old"), [("wgan", "n_critic"), ("wgan_gp", "n_critic"), ("sngan", "n_dis")]
+)
+def test_old_names_of_the_discriminator_steps_are_refused_with_the_new_one(model, old) -> None:
+    import bench.models  # noqa: F401  (the real GAN variants)
+
+    text = f"""\
+name: knobs
+seeds: [0]
+budget: {{steps: 10, eval_every: 10}}
+datasets: [ring8]
+models: [{{name: {model}, hparams: {{{old}: 3}}}}]
+"""
+    message = error_of(text)
+    assert f"unknown hyperparameter '{old}'" in message
+    assert f"Did you mean 'd_steps'? ('{old}' is its old name)" in message
+
+
+@pytest.mark.parametrize("model", ["gan", "dcgan", "lsgan", "sngan", "wgan", "wgan_gp", "pacgan"])
+def test_every_gan_variant_takes_its_discriminator_steps_as_d_steps(model) -> None:
+    import bench.models  # noqa: F401
+
+    cls = MODELS.get(model)
+    assert "d_steps" in cls.HParams.model_fields
+    critic = {"wgan": 5, "wgan_gp": 5}.get(model, 1)  # the critics' papers' defaults
+    assert cls.HParams().d_steps == critic

@@ -102,6 +102,10 @@ class GanHParams(HParams):
     """What every GAN variant accepts: the latent, the backbone and the shape of both players.
     Inherits `batch_size` (128) and `lr` (2e-4, both players) from HParams."""
 
+    # One knob, one name across every GAN: the names it had in single variants' papers are
+    # refused with the new name as the suggestion, never silently ignored.
+    renamed: ClassVar[dict[str, str]] = {"n_critic": "d_steps", "n_dis": "d_steps"}
+
     latent_dim: int = Field(16, ge=1, description="size of the generator's Gaussian latent")
     backbone: Literal["mlp", "conv"] = Field(
         "mlp", description="mlp: flattened data (points, images); conv: DCGAN layers (images)"
@@ -124,6 +128,7 @@ class GanHParams(HParams):
     init_std: float | None = Field(
         None, gt=0.0, description="weights drawn from N(0, init_std); None: PyTorch's default"
     )
+    d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
     beta1: float = Field(0.5, ge=0.0, lt=1.0, description="Adam beta1, both players")
     beta2: float = Field(0.999, ge=0.0, lt=1.0, description="Adam beta2, both players")
     embed_dim: int = Field(
@@ -137,7 +142,6 @@ class StandardGanHParams(GanHParams):
     loss: Literal["non_saturating", "minimax"] = Field(
         "non_saturating", description="generator objective: -log D(G(z)) or log(1 - D(G(z)))"
     )
-    d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
 
 
 # --- the players ---------------------------------------------------------------------------------
@@ -251,7 +255,7 @@ class GanBase(GenerativeModel):
         return getattr(self.hparams, "loss", self.loss)
 
     def critic_steps(self) -> int:
-        return getattr(self.hparams, "d_steps", 1)
+        return self.hparams.d_steps
 
     def packing(self) -> int:
         return 1

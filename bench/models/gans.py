@@ -82,7 +82,7 @@ class Cgan(GanBase):
 
 
 class CriticHParams(GanHParams):
-    n_critic: int = Field(5, ge=1, description="critic updates per generator update")
+    d_steps: int = Field(5, ge=1, description="critic updates per generator update")
 
 
 class WganHParams(CriticHParams):
@@ -100,9 +100,6 @@ class WassersteinBase(GanBase):
             "the critic's estimate of W(real, generated): E D(x) - E D(G(z))"
         ),
     }
-
-    def critic_steps(self) -> int:
-        return self.hparams.n_critic
 
     def d_loss(self, r: DRound) -> tuple[torch.Tensor, dict[str, float]]:
         loss, stats = super().d_loss(r)
@@ -171,32 +168,21 @@ class WganGp(WassersteinBase):
 # --- least squares, hinge + spectral norm --------------------------------------------------------
 
 
-class LsganHParams(GanHParams):
-    d_steps: int = Field(1, ge=1, description="discriminator updates per generator update")
-
-
 @MODELS.register("lsgan")
 class Lsgan(GanBase):
     description = "LSGAN (Mao 2017): least-squares discriminator, targets a=0, b=1, c=1"
     discriminator_probabilities = False
-    HParams: ClassVar[type[LsganHParams]] = LsganHParams
+    HParams: ClassVar[type[GanHParams]] = GanHParams
     loss = "least_squares"
-
-
-class SnganHParams(GanHParams):
-    n_dis: int = Field(1, ge=1, description="discriminator updates per generator update")
 
 
 @MODELS.register("sngan")
 class Sngan(GanBase):
     description = "SNGAN (Miyato 2018): hinge loss, spectral norm on every discriminator layer"
     discriminator_probabilities = False
-    HParams: ClassVar[type[SnganHParams]] = SnganHParams
-    hparams: SnganHParams
+    HParams: ClassVar[type[GanHParams]] = GanHParams
     loss = "hinge"
 
-    def critic_steps(self) -> int:
-        return self.hparams.n_dis
 
     def prepare_discriminator(self) -> None:
         # Listed first: registering a parametrization adds modules while we would be walking them.

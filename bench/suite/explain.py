@@ -26,10 +26,16 @@ def explain(
     loc = tuple(err["loc"])
     where = locator.where(path)
     if err["type"] == "extra_forbidden":
-        valid = list(_model_at(root, loc[:-1]).model_fields)
-        key = str(loc[-1])
+        model = _model_at(root, loc[:-1])
+        valid, key = list(model.model_fields), str(loc[-1])
+        new_name = getattr(model, "renamed", {}).get(key)
+        hint = (
+            f" Did you mean '{new_name}'? ('{key}' is its old name)"
+            if new_name
+            else suggest(key, valid)
+        )
         return SuiteError(
-            f"unknown {noun} '{key}'{subject}.{suggest(key, valid)}",
+            f"unknown {noun} '{key}'{subject}.{hint}",
             where=where,
             fix=f"valid {noun}s{subject}: {', '.join(valid)}",
         )
