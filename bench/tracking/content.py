@@ -218,10 +218,35 @@ def sensitivity_table(board: Leaderboard) -> Table:
     return columns, rows
 
 
+OVER_TRAINING = ("series", "trend_fit")  # per-step detail: its own table
+
+
 def reproduction_table(comparisons: Sequence[dict[str, Any]]) -> Table:
     """Published against measured, one row per comparison (Comparison.to_dict())."""
-    columns = list(comparisons[0]) if comparisons else []
+    columns = [c for c in (comparisons[0] if comparisons else []) if c not in OVER_TRAINING]
     rows = [[cell(c.get(column)) for column in columns] for c in comparisons]
+    return columns, rows
+
+
+def reproduction_curve_table(comparisons: Sequence[dict[str, Any]]) -> Table:
+    """The verdict at every evaluation step (bench reproduce's reproduction.json `series`), one
+    row per (entry, step), with the published value beside: wandb plots it per entry."""
+    columns = ["entry", "model", "dataset", "metric", "step", "n", "mean", "se", "z", "verdict"]
+    columns += ["published", "published_se", "trend"]
+    rows = [
+        [
+            f"{c['model']} / {c['dataset']} / {c['metric']}",
+            c["model"],
+            c["dataset"],
+            c["metric"],
+            *(cell(point.get(k)) for k in ("step", "n", "mean", "se", "z", "verdict")),
+            cell(c.get("published")),
+            cell(c.get("published_se")),
+            c.get("trend"),
+        ]
+        for c in comparisons
+        for point in c.get("series") or ()
+    ]
     return columns, rows
 
 
@@ -241,4 +266,6 @@ def leaderboard_tables(board: Leaderboard, comparisons: Sequence[dict[str, Any]]
         tables["sensitivity"] = sensitivity_table(board)
     if comparisons:
         tables["reproduction"] = reproduction_table(comparisons)
+        if any(c.get("series") for c in comparisons):
+            tables["reproduction_over_training"] = reproduction_curve_table(comparisons)
     return tables

@@ -111,12 +111,13 @@ def log_leaderboard(
     run = open_run(dest, LEADERBOARD, "leaderboard", config)
     try:
         tables = leaderboard_tables(board, comparisons)
-        run.log(
-            {
-                name: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)
-                for name, (columns, rows) in tables.items()
-            }
-        )
+        logged: dict[str, Any] = {
+            name: wandb.Table(columns=columns, data=rows, allow_mixed_types=True)
+            for name, (columns, rows) in tables.items()
+        }
+        for plot in sorted((Path(dest.run_dir) / "reproduction").glob("*.png")):
+            logged[f"reproduction/{plot.stem}"] = wandb.Image(str(plot))  # bench reproduce's
+        run.log(logged)
         files = [Path(dest.run_dir) / name for name in ARTIFACT_FILES]
         files = [path for path in files if path.is_file()]
         if files:

@@ -208,3 +208,33 @@ def test_a_failed_real_upload_is_reported(tmp_path, wandb_home, monkeypatch):
     assert bench("sync", store.path).exit_code == 0
     uploaded, failed, output = upload(store.path)
     assert uploaded == [] and len(failed) == 2 and "API key" in output
+
+
+def test_reproduction_curves_and_plots_join_the_leaderboard_run(tmp_path, wandb_home):
+    from bench.plots import Band, curves_png
+
+    store, _ = write_run(tmp_path)
+    (store.path / "reproduction").mkdir()
+    plot = curves_png([Band("gan", [10, 20], [1.0, 2.0])], title="t", ylabel="fid")
+    (store.path / "reproduction" / "01-gan-ring8-fid.png").write_bytes(plot)
+    series = [
+        {"step": 10, "n": 2, "mean": 1.0, "se": 0.1, "z": 3.0, "verdict": "mismatch"},
+        {"step": 20, "n": 2, "mean": 2.0, "se": 0.1, "z": 0.5, "verdict": "match"},
+    ]
+    comparison = {
+        "model": "gan",
+        "dataset": "ring8",
+        "metric": "fid",
+        "published": 2.1,
+        "published_se": 0.2,
+        "verdict": "match",
+        "trend": "closing",
+        "series": series,
+    }
+    assert log_reproduction(suite(), store.path, [comparison]) == []
+    (board,) = read_runs(store.path)[stable_id(store.run_id, "leaderboard")]
+    assert "series" not in board.tables["reproduction"]["columns"]
+    curve = board.tables["reproduction_over_training"]
+    assert [row[4] for row in curve["data"]] == [10, 20]  # one row per evaluation step
+    assert {row[-1] for row in curve["data"]} == {"closing"}
+    assert any(key.startswith("reproduction/") for key in board.summary)
