@@ -125,12 +125,27 @@ def execute(
     status = "complete" if finished else "interrupted"
     try:
         board = store.finish(status, counts)
+        report_problem = None
         if status == "complete":
             write_leaderboard(store.path, board)
-            tracker.leaderboard(board)
+            report_problem = write_run_report(store.path)
+            tracker.leaderboard(board)  # after report.html, which its artifact carries
     finally:
         warnings = tracker.close()
+    warnings += [report_problem] if report_problem else []
     return RunOutcome(store, board, counts, warnings, status)
+
+
+def write_run_report(run_dir: Path) -> str | None:
+    """report.html into a finished run's folder; a failure to draw it is a warning (with the
+    command that retries), never a lost run: every result is on disk already."""
+    from bench.report.html import write_report
+
+    try:
+        write_report([run_dir])
+    except Exception as exc:  # rendering only: the leaderboard files are written
+        return f"report.html could not be written ({exc}); retry with `bench report {run_dir}`"
+    return None
 
 
 def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[str, DatasetAssets]:

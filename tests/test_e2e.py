@@ -47,6 +47,13 @@ def test_the_run_succeeds_and_prints_the_leaderboard(finished_run):
     assert "Leaderboard" in result.stdout and str(run) in result.stdout.replace("\n", "")
 
 
+def test_the_run_writes_its_html_report(finished_run):
+    _, run = finished_run
+    html = (run / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "tiny / " in html
+    assert "data:image/png;base64," in html and "http" not in html.split("</style>")[0]
+
+
 def test_every_trial_leaves_its_files(finished_run):
     _, run = finished_run
     meta = json.loads((run / "run.json").read_text())
