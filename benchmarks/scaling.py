@@ -17,8 +17,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.evaluate import prepare_dataset
 from bench.driver import run_suite
+from bench.evaluate import prepare_dataset
 from bench.suite import expand, parse_suite
 from bench.train import run_trial
 

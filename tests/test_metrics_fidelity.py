@@ -1,6 +1,7 @@
-"""Inception Score and KID against torch-fidelity's own functions and independent formulas, class
-mode coverage, the classifier space's modes and feature scale, and the Inception feature space
-(weights resolution, its error message, and loading a randomly initialised weights file)."""
+"""Inception Score against torch-fidelity's own function and known extremes (KID is in
+tests/metrics/test_kid.py), class mode coverage, the classifier space's modes and feature
+scale, and the Inception feature space (weights resolution, its error message, and loading a
+randomly initialised weights file)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import scipy.stats
 import torch
 from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 from torch_fidelity.metric_isc import isc_features_to_metric
-from torch_fidelity.metric_kid import kid_features_to_metric
 
 from bench.data import DATASETS
 from bench.data.base import DataInfo, DataSplits
@@ -82,92 +82,6 @@ def test_inception_score_rejects_bad_inputs(
         inception_score(logits, splits=splits)
 
 
-# ---------------------------------------------------------------- KID
-
-
-def reference_mmd2(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0) -> float:
-    """The unbiased MMD² with the polynomial kernel, written independently of torch-fidelity."""
-    gamma = 1.0 / x.shape[1]
-    m = len(x)
-
-    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return (gamma * a @ b.T + coef0) ** degree
-
-    kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
-    off = ~np.eye(m, dtype=bool)
-    return float(kxx[off].mean() + kyy[off].mean() - 2 * kxy.mean())
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "tf_kwargs"),
-    [
-        ({"subsets": 20, "subset_size": 100}, {"kid_subsets": 20, "kid_subset_size": 100}),
-        (
-            {"subsets": 7, "subset_size": 50, "degree": 2, "gamma": 0.3, "coef0": 0.5, "seed": 3},
-            {
-                "kid_subsets": 7,
-                "kid_subset_size": 50,
-                "kid_kernel_poly_degree": 2,
-                "kid_kernel_poly_gamma": 0.3,
-                "kid_kernel_poly_coef0": 0.5,
-                "rng_seed": 3,
-            },
-        ),
-    ],
-)
-def test_kid_is_torch_fidelity(kwargs: dict, tf_kwargs: dict) -> None:
-    real, fake = randn(300, 16, seed=1), randn(250, 16, seed=2) + 0.3
-    mean, std = kid(real, fake, **kwargs)
-    expected = kid_features_to_metric(real, fake, verbose=False, **tf_kwargs)
-    assert mean == expected["kernel_inception_distance_mean"]
-    assert std == expected["kernel_inception_distance_std"]
-    assert mean > 0.01 and std > 0
-
-
-def test_kid_clamps_the_subset_size_where_torch_fidelity_refuses() -> None:
-    real, fake = randn(120, 8, seed=3), randn(80, 8, seed=4) + 0.5
-    with pytest.raises(Exception, match="subset size"):  # torch-fidelity's own behaviour
-        kid_features_to_metric(real, fake, kid_subset_size=1000, verbose=False)
-    expected = kid_features_to_metric(real, fake, kid_subset_size=80, verbose=False)
-    assert kid(real, fake) == (
-        expected["kernel_inception_distance_mean"],
-        expected["kernel_inception_distance_std"],
-    )
-
-
-def test_kid_matches_the_mmd_formula_on_whole_sets() -> None:
-    # One subset as large as both sets is a permutation of each, and MMD² ignores order.
-    real, fake = randn(60, 5, seed=5), randn(60, 5, seed=6) * 1.5
-    mean, std = kid(real, fake, subsets=1, subset_size=60)
-    assert mean == pytest.approx(reference_mmd2(real.numpy(), fake.numpy()), rel=1e-9)
-    assert std == 0.0
-
-
-def test_kid_near_zero_for_one_distribution() -> None:
-    same, other = kid(randn(400, 8, seed=7), randn(400, 8, seed=8), subsets=20, subset_size=200)
-    shifted, _ = kid(randn(400, 8, seed=7), randn(400, 8, seed=8) + 1, subsets=20, subset_size=200)
-    assert abs(same) < 3 * other + 1e-3 and shifted > 50 * abs(same)
-
-
-@pytest.mark.parametrize(
-    ("real", "fake", "kwargs", "problem"),
-    [
-        (torch.zeros(0, 3), torch.zeros(5, 3), {}, "rows"),
-        (torch.randn(10, 3), torch.randn(1, 3), {}, "rows"),
-        (torch.randn(10, 3), torch.randn(10, 4), {}, "width"),
-        (torch.randn(10, 3), torch.full((10, 3), float("nan")), {}, "NaN"),
-        (torch.tensor([[float("inf"), 0.0]] * 5), torch.randn(5, 2), {}, "NaN or inf"),
-        (torch.randn(10, 3), torch.randn(10, 3), {"subset_size": 1}, "subset_size"),
-        (torch.randn(10, 3), torch.randn(10, 3), {"gamma": 0.0}, "gamma"),
-    ],
-)
-def test_kid_rejects_bad_inputs(
-    real: torch.Tensor, fake: torch.Tensor, kwargs: dict, problem: str
-) -> None:
-    with pytest.raises(MetricInputError, match=rf"^kid: .*{problem}"):
-        kid(real, fake, **kwargs)
-
-
 # ---------------------------------------------------------------- registered metrics
 
 
@@ -184,15 +98,6 @@ def test_is_applies_only_with_logits() -> None:
     inputs.fake = Features(randn(200, 4))
     with pytest.raises(MetricInputError, match="^is: .*no logits"):
         metric.compute(inputs)
-
-
-def test_kid_metric_reads_features() -> None:
-    metric = METRICS.get("kid")
-    real, fake = Features(randn(300, 4, seed=1)), Features(randn(200, 4, seed=2) + 1)
-    inputs = EvalInputs(torch.zeros(200, 2), fake, real, RING8.eval_spec, RING8.info)
-    mean, std = kid(real.features, fake.features)
-    assert metric.compute(inputs) == {"kid": mean, "kid_std": std}
-    assert set(metric.directions) == {"kid", "kid_std"}
 
 
 # ---------------------------------------------------------------- class mode coverage

@@ -1,9 +1,12 @@
-"""Nearest-neighbour metrics against references: prdc against the `prdc` package, the chunked
-primitives against brute-force scipy distances, NDB's JS against scipy, the Mann–Whitney Z
-against scipy.stats, and memorization measures on constructed copying / non-copying cases."""
+"""Nearest-neighbour metrics against references (prdc against the `prdc` package is in
+tests/metrics/test_prdc.py): the chunked primitives against brute-force scipy distances, also
+on prepared point sets, NDB's JS against scipy, the input checks of prdc, NDB and
+memorization, and the reference-side work of the registered metrics done once in `prepare`
+(memorization's maths is in tests/metrics/test_memorization.py)."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -11,22 +14,17 @@ import pytest
 import scipy.spatial.distance
 import scipy.stats
 import torch
-from prdc import compute_prdc
 
 from bench.data import DATASETS
 from bench.metrics import METRICS, EvalInputs, Features, MetricInputError
 from bench.metrics import diversity as diversity_module
 from bench.metrics.diversity import bin_counts, fit_bins, jensen_shannon, ndb, prdc
-from bench.metrics.memorization import data_copying_ct, mann_whitney_z, memorization
-from bench.metrics.neighbours import (
-    ball_counts,
-    fingerprint,
-    k_nearest,
-    kth_neighbour_distances,
-    nearest,
-)
+from bench.metrics.memorization import memorization
+from bench.metrics.neighbours import ball_counts, k_nearest, kth_neighbour_distances, nearest
+from bench.metrics.tiles import PointSet
 
-PRDC_KEYS = ("precision", "recall", "density", "coverage")
+# The package exports the function `memorization` under the module's name.
+memorization_module = importlib.import_module("bench.metrics.memorization")
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -46,32 +44,6 @@ def mixture(n: int, centres: np.ndarray, gen: np.random.Generator, skip: int | N
     allowed = [i for i in range(len(centres)) if i != skip]
     which = gen.choice(allowed, size=n)
     return centres[which] + gen.normal(size=(n, centres.shape[1]))
-
-
-# ---------------------------------------------------------------------------- prdc
-
-
-@pytest.mark.parametrize(
-    ("n_real", "n_fake", "dim", "k"),
-    [(200, 150, 16, 5), (150, 230, 32, 3), (240, 240, 8, 1), (120, 90, 300, 10)],
-)
-def test_prdc_equals_the_prdc_package(n_real: int, n_fake: int, dim: int, k: int) -> None:
-    gen = rng(n_real + k)
-    real = gen.normal(size=(n_real, dim))
-    fake = gen.normal(size=(n_fake, dim)) * 1.1 + 0.2
-    expected = compute_prdc(real, fake, k)
-    got = prdc(torch.from_numpy(real), fake, k)
-    for key in PRDC_KEYS:
-        assert got[key] == pytest.approx(float(expected[key]), rel=1e-12, abs=1e-12), key
-
-
-def test_prdc_of_a_set_with_itself_is_perfect_fidelity() -> None:
-    x = rng(1).normal(size=(100, 5))
-    values = prdc(x, x.copy(), k=3)
-    # Each point lies inside its own ball (distance 0 < radius): precision/coverage are 1.
-    assert values["precision"] == 1.0
-    assert values["coverage"] == 1.0
-    assert values["recall"] == 1.0
 
 
 # ---------------------------------------------------------------------------- primitives
@@ -148,15 +120,37 @@ def test_ball_counts_are_strict_at_the_radius() -> None:
     assert counts.y_in_x_balls.tolist() == [0, 1, 0]
 
 
-def test_fingerprint_follows_content() -> None:
-    x = torch.randn(20, 3, dtype=torch.float64)
-    same = x.clone()
-    changed = x.clone()
-    changed[7, 1] += 1e-12
-    assert fingerprint(x, 5) == fingerprint(same, 5)
-    assert fingerprint(x, 5) != fingerprint(changed, 5)
-    assert fingerprint(x, 5) != fingerprint(x, 6)
-    assert fingerprint(x) != fingerprint(x.float())
+def test_prepared_point_sets_give_the_same_answers() -> None:
+    # One set prepared once and shared by several passes, the other prepared like it.
+    gen = rng(17)
+    x, y = (torch.from_numpy(a) for a in (gen.normal(size=(90, 7)) + 3, gen.normal(size=(70, 7))))
+    xs = PointSet.of(x)
+    ys = PointSet.of(y, like=xs)
+    assert torch.equal(kth_neighbour_distances(xs, 3, block=16), kth_neighbour_distances(x, 3))
+    expected = nearest(x, y)
+    for a, b in ((xs, ys), (x, ys), (xs, y)):
+        dist, idx = nearest(a, b, block=16)
+        assert torch.equal(dist, expected[0]) and torch.equal(idx, expected[1])
+    r = kth_neighbour_distances(xs, 2)
+    shared, fresh = ball_counts(xs, ys, r), ball_counts(x, y, r)
+    assert torch.equal(shared.y_in_x_balls, fresh.y_in_x_balls)
+    assert torch.equal(shared.x_balls_hit, fresh.x_balls_hit)
+
+
+def test_point_sets_centred_apart_are_refused() -> None:
+    x, y = (torch.from_numpy(rng(18).normal(size=(20, 3)) + shift) for shift in (0, 5))
+    with pytest.raises(ValueError, match="share a shift"):
+        nearest(PointSet.of(x), PointSet.of(y))
+
+
+def test_point_set_screen_is_the_centred_float32_copy() -> None:
+    x = torch.from_numpy(rng(19).normal(size=(30, 4)) * 10 + 100)
+    xs = PointSet.of(x)
+    centred = x - x.mean(dim=0)
+    torch.testing.assert_close(xs.shift, x.mean(dim=0), rtol=1e-15, atol=0)
+    assert xs.screen.dtype == torch.float32 and torch.equal(xs.screen, centred.float())
+    torch.testing.assert_close(xs.sq_norms, (centred**2).sum(dim=1), rtol=1e-13, atol=0)
+    assert xs.data is x  # the original values are kept, not copied
 
 
 # ---------------------------------------------------------------------------- ndb
@@ -208,7 +202,7 @@ def test_jensen_shannon_matches_scipy_with_empty_bins() -> None:
     assert jensen_shannon([1, 0], [0, 1]) == pytest.approx(math.log(2))
 
 
-def test_ndb_bins_are_fitted_once_per_reference_set(monkeypatch) -> None:
+def test_registered_ndb_fits_its_bins_once_in_prepare(monkeypatch) -> None:
     calls = []
     original = diversity_module.kmeans_centres
 
@@ -217,120 +211,24 @@ def test_ndb_bins_are_fitted_once_per_reference_set(monkeypatch) -> None:
         return original(x, clusters, seed)
 
     monkeypatch.setattr(diversity_module, "kmeans_centres", counting)
-    diversity_module.MEMO.clear()
+    inputs = eval_inputs()
+    metric = METRICS.get("ndb")
+    prepared = metric.prepare(inputs.real)
+    assert calls == [20]  # 400 reference samples: 20 bins of 20
+    first = metric.compute(inputs, prepared)
+    assert metric.compute(inputs, prepared) == first
+    assert calls == [20]  # compute() reused the bins
+    assert metric.compute(inputs) == first  # without prepare: refitted, same seed, same bins
+    assert calls == [20, 20]
+
+
+def test_ndb_refuses_bins_fitted_elsewhere() -> None:
     gen = rng(10)
-    train = mixture(500, CENTRES, gen)
-    fake = mixture(400, CENTRES, gen)
-    first = ndb(train, fake, bins=8)
-    assert ndb(train.copy(), fake, bins=8) == first  # same content, new array: memoised
-    assert calls == [8]
-    ndb(train, fake, bins=9)
-    assert calls == [8, 9]
-    diversity_module.MEMO.clear()
-    assert ndb(train, fake, bins=8) == first  # refitted under the same seed: same bins
-    assert calls == [8, 9, 8]
-
-
-# ---------------------------------------------------------------------------- memorization
-
-
-def test_mann_whitney_z_matches_scipy() -> None:
-    gen = rng(11)
-    x, y = gen.normal(size=120), gen.normal(size=90) + 0.4
-    z = mann_whitney_z(x, y)
-    result = scipy.stats.mannwhitneyu(x, y, alternative="less", method="asymptotic")
-    # No ties: scipy's one-sided asymptotic test with continuity correction is this Z exactly.
-    assert z == pytest.approx(scipy.stats.norm.ppf(result.pvalue), rel=1e-9)
-    assert z < -2  # x is stochastically smaller
-    # With ties, U itself still equals scipy's statistic (ties count one half).
-    a, b = np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 3.0, 3.0, 0.5, 4.0])
-    u = mann_whitney_z(a, b) * math.sqrt(4 * 5 * 10 / 12) + 4 * 5 / 2 - 0.5
-    assert u == pytest.approx(scipy.stats.mannwhitneyu(a, b).statistic)
-
-
-def test_ct_with_one_cell_is_the_global_mann_whitney_z() -> None:
-    gen = rng(12)
-    train, fake, held = (
-        gen.normal(size=(300, 4)),
-        gen.normal(size=(200, 4)),
-        gen.normal(size=(150, 4)),
-    )
-    d_fake = scipy.spatial.distance.cdist(fake, train).min(axis=1)
-    d_held = scipy.spatial.distance.cdist(held, train).min(axis=1)
-    expected = mann_whitney_z(d_fake, d_held)
-    t = [torch.from_numpy(a) for a in (train, fake, held)]
-    assert data_copying_ct(*t, cells=1) == pytest.approx(expected, rel=1e-12)
-
-
-def test_ct_weights_cells_by_held_out_share_and_skips_thin_cells() -> None:
-    # Two far-apart clusters = two cells. Cell A gets copies (strongly negative Z), cell B
-    # fresh draws; held-out shares 1/3 and 2/3 weight them. A third cluster with only 5
-    # generated samples stays below tau = 20/m and is ignored.
-    gen = rng(13)
-    centres = np.array([[0.0] * 3, [100.0] * 3, [-100.0] * 3])
-    trains = [gen.normal(size=(200, 3)) + c for c in centres]
-    helds = [gen.normal(size=(n, 3)) + c for n, c in zip((50, 100, 30), centres, strict=True)]
-    fakes = [
-        trains[0][:80] + 1e-3 * gen.normal(size=(80, 3)),
-        gen.normal(size=(120, 3)) + centres[1],
-        gen.normal(size=(5, 3)) + centres[2],
-    ]
-
-    def cell_z(i: int) -> float:
-        lq = scipy.spatial.distance.cdist(fakes[i], trains[i]).min(axis=1)
-        lp = scipy.spatial.distance.cdist(helds[i], trains[i]).min(axis=1)
-        return mann_whitney_z(lq, lp)
-
-    share = np.array([50, 100]) / 180
-    expected = (share[0] * cell_z(0) + share[1] * cell_z(1)) / share.sum()
-    t = [torch.from_numpy(np.concatenate(parts)) for parts in (trains, fakes, helds)]
-    assert data_copying_ct(*t, cells=3) == pytest.approx(expected, rel=1e-9)
-    assert cell_z(0) < -5
-
-
-@pytest.fixture(scope="module")
-def copying_case() -> dict[str, np.ndarray]:
-    gen = rng(14)
-    centres = gen.normal(size=(6, 10)) * 4
-    train = mixture(1500, centres, gen)
-    return {
-        "train": train,
-        "heldout": mixture(800, centres, gen),
-        "fresh": mixture(800, centres, gen),
-        "copies": train[gen.choice(len(train), 800, replace=False)],
-        "near_copies": train[gen.choice(len(train), 800)] + 0.01 * gen.normal(size=(800, 10)),
-    }
-
-
-@pytest.mark.parametrize("which", ["copies", "near_copies"])
-def test_memorization_flags_copies(copying_case, which: str) -> None:
-    c = copying_case
-    values = memorization(c["train"], c[which], c["heldout"], cells=8)
-    assert values["nn_distance_ratio"] < 0.05
-    assert values["copy_fraction"] > 0.9
-    assert values["authenticity"] < 0.05
-    assert values["ct"] < -5
-
-
-def test_memorization_passes_fresh_draws(copying_case) -> None:
-    c = copying_case
-    values = memorization(c["train"], c["fresh"], c["heldout"], cells=8)
-    assert 0.85 < values["nn_distance_ratio"] < 1.15
-    assert values["copy_fraction"] < 0.04  # ~0.01 by construction
-    assert values["authenticity"] > 0.5
-    assert values["ct"] > -2.5
-
-
-def test_authenticity_follows_the_definition() -> None:
-    # Training points 0 and 10 apart (each one's nearest other is at 10).
-    train = torch.tensor([[0.0], [10.0], [30.0]], dtype=torch.float64)
-    held = torch.tensor([[4.0], [16.0], [22.0], [37.0]], dtype=torch.float64)
-    fake = torch.tensor([[1.0], [9.0], [25.0], [-12.0]], dtype=torch.float64)
-    # fake 1.0 -> train 0 at 1 < 10: inauthentic; 9.0 -> train 10 at 1 < 10: inauthentic;
-    # 25 -> train 30 at 5 < 20 (30's nearest other is 10, at 20): inauthentic; -12 -> train 0
-    # at 12 > 10: authentic.
-    values = memorization(train, fake, held, cells=1, tau=0.0)
-    assert values["authenticity"] == 0.25
+    train, fake = mixture(500, CENTRES, gen), mixture(400, CENTRES, gen)
+    fitted = fit_bins(torch.from_numpy(train), 8, 0)
+    assert ndb(train, fake, bins=8, fitted=fitted) == ndb(train, fake, bins=8)
+    with pytest.raises(ValueError, match="fitted bins"):
+        ndb(train, fake, bins=9, fitted=fitted)
 
 
 # ---------------------------------------------------------------------------- bad inputs
@@ -366,13 +264,6 @@ def test_bad_inputs_raise_metric_input_errors(metric, real, fake, problem) -> No
     with pytest.raises(MetricInputError, match=problem) as caught:
         _calls()[metric](real, fake)
     assert str(caught.value).startswith(metric)
-
-
-def test_prdc_needs_more_than_k_samples() -> None:
-    with pytest.raises(MetricInputError, match=r"prdc: generated features need >= 6 rows"):
-        prdc(_finite(20), _finite(5), k=5)
-    with pytest.raises(MetricInputError, match="k must be >= 1"):
-        prdc(_finite(20), _finite(20), k=0)
 
 
 def test_ndb_needs_at_least_one_training_sample_per_bin() -> None:
@@ -429,6 +320,51 @@ def test_registered_ndb_refuses_tiny_reference_sets() -> None:
     inputs.real = Features(features=inputs.real.features[:30])
     with pytest.raises(MetricInputError, match="ndb: 30 reference samples"):
         METRICS.get("ndb").compute(inputs)
+
+
+@pytest.mark.parametrize("name", ["prdc", "ndb", "memorization"])
+def test_registered_metrics_give_the_same_values_with_prepared_reference_work(name) -> None:
+    metric = METRICS.get(name)
+    inputs = eval_inputs()
+    prepared = metric.prepare(inputs.real)
+    assert prepared is not None
+    assert metric.compute(inputs, prepared) == metric.compute(inputs)
+
+
+def test_memorization_prepares_the_training_neighbours_and_cells(monkeypatch) -> None:
+    calls = []
+    original = memorization_module.fit_bins
+
+    def counting(train, cells, seed, device=None):
+        calls.append(cells)
+        return original(train, cells, seed, device)
+
+    monkeypatch.setattr(memorization_module, "fit_bins", counting)
+    inputs = eval_inputs()
+    metric = METRICS.get("memorization")
+    prepared = metric.prepare(inputs.real)
+    assert calls == [20]  # 400 training samples allow all 20 cells
+    torch.testing.assert_close(
+        prepared.nn_distances, kth_neighbour_distances(inputs.real.features, 1), rtol=0, atol=0
+    )
+    metric.compute(inputs, prepared)  # 400 generated, 300 held-out: 10 cells, refitted
+    assert calls == [20, 10]
+    inputs.fake = Features(features=torch.cat([inputs.fake.features] * 2))
+    metric.compute(inputs, prepared)  # 800 generated, 300 held-out: 15 cells
+    inputs.heldout = Features(features=torch.cat([inputs.heldout.features] * 2))
+    metric.compute(inputs, prepared)  # 800 and 600: 20 cells, the prepared ones
+    assert calls == [20, 10, 15]
+
+
+def test_prepare_leaves_unusable_references_to_compute() -> None:
+    inputs = eval_inputs()
+    inputs.real = Features(features=torch.full((400, 6), float("nan"), dtype=torch.float64))
+    for name in ("prdc", "ndb", "memorization"):
+        metric = METRICS.get(name)
+        assert metric.prepare(inputs.real) is None
+        with pytest.raises(MetricInputError, match="NaN or inf"):
+            metric.compute(inputs, None)
+    assert METRICS.get("ndb").prepare(Features(features=inputs.real.features[:30])) is None
 
 
 # ---------------------------------------------------------------------------- GPU

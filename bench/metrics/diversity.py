@@ -3,50 +3,61 @@
 the number of statistically different bins (NDB, Richardson & Weiss 2018).
 
 Both compare against the reference set, which is the same at every evaluation of a suite, so
-the work that depends on it alone (its k-NN radii, its k-means bins) is memoised by content."""
+the registered metrics do the work that depends on it alone (its k-NN radii, its k-means bins)
+once per evaluator, in `prepare`; the functions take that work as an optional argument."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 
-from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
+from bench.metrics.base import METRICS, EvalInputs, Features, Metric, MetricInputError
 from bench.metrics.neighbours import (
     ArrayLike,
-    Memo,
+    Points,
     as_features,
     assign,
     ball_counts,
     check_widths,
     default_device,
-    fingerprint,
     kmeans_centres,
     kth_neighbour_distances,
 )
+from bench.metrics.tiles import PointSet
 
 PRDC_K = 5  # Naeem et al.'s default
 NDB_BINS = 100  # Richardson & Weiss's K
 NDB_MIN_PER_BIN = 20  # the registered metric uses fewer bins on small reference sets
-MEMO = Memo(size=8)  # reference radii and bins: a few suites' datasets at once
+NDB_SEED = 0
+T = TypeVar("T")
 
 
 def _device(x: torch.Tensor, device: torch.device | str | None) -> torch.device:
     return torch.device(device) if device is not None else x.device
 
 
+def unless_invalid(work: Callable[[], T]) -> T | None:
+    """Reference-side work for `Metric.prepare`, or None when the reference set is unusable:
+    `compute` then does the work itself and reports the problem at every evaluation, as a
+    metric that cannot be computed, instead of failing the evaluator."""
+    try:
+        return work()
+    except MetricInputError:
+        return None
+
+
 # ---------------------------------------------------------------------------- prdc
 
 
 def reference_radii(
-    x: torch.Tensor, k: int, device: torch.device | str | None = None
+    real: Points, k: int = PRDC_K, device: torch.device | str | None = None
 ) -> torch.Tensor:
-    """Distance of each row to its k-th nearest other row, memoised by content."""
-    dev = _device(x, device)
-    key = fingerprint("radii", x, k, str(dev))
-    return MEMO.get(key, lambda: kth_neighbour_distances(x, k, device=dev))
+    """prdc's radii of the reference set: each row's distance to its k-th nearest other row."""
+    return kth_neighbour_distances(real, k, device=device)
 
 
 def prdc(
@@ -54,6 +65,7 @@ def prdc(
     fake_feats: ArrayLike,
     k: int = PRDC_K,
     *,
+    real_radii: ArrayLike | None = None,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Precision, recall, density and coverage with the definitions of `prdc.compute_prdc`.
@@ -64,17 +76,18 @@ def prdc(
     recall    = share of real i with d(x_i, y_j) < s_j for some generated j;
     density   = (1/k) * mean over generated j of #{i: d(x_i, y_j) < r_i};
     coverage  = share of real i whose nearest generated sample lies within r_i.
-    Two self passes (each tile formed once, by symmetry) and one fused real x generated pass,
-    with exact float64 decisions (see bench.metrics.neighbours)."""
+    `real_radii`: `reference_radii(real, k)` when already known. Two self passes (each tile
+    formed once, by symmetry) and one fused real x generated pass over the two sets prepared
+    once, with exact float64 decisions (see bench.metrics.tiles)."""
     if k < 1:
         raise MetricInputError(f"prdc: k must be >= 1, got {k}")
     real = as_features("prdc", "real", real_feats, min_rows=k + 1)
     fake = as_features("prdc", "generated", fake_feats, min_rows=k + 1)
     check_widths("prdc", real=real, generated=fake)
-    dev = _device(real, device)
-    real_radii = reference_radii(real, k, dev)
-    fake_radii = kth_neighbour_distances(fake, k, device=dev)
-    counts = ball_counts(real, fake, real_radii, fake_radii, device=dev)
+    real_set = PointSet.of(real, device=_device(real, device))
+    fake_set = PointSet.of(fake, like=real_set)
+    radii = reference_radii(real_set, k) if real_radii is None else real_radii
+    counts = ball_counts(real_set, fake_set, radii, kth_neighbour_distances(fake_set, k))
     assert counts.x_in_y_balls is not None  # y radii were given
     n, m = len(real), len(fake)
     return {
@@ -103,14 +116,10 @@ class Bins:
 def fit_bins(
     train: torch.Tensor, bins: int, seed: int, device: torch.device | str | None = None
 ) -> Bins:
-    """k-means with `bins` clusters on `train` (memoised by content, bins and seed); every
-    training row then goes to its nearest centre by the same exact rule used for other sets."""
-
-    def fit() -> Bins:
-        centres = kmeans_centres(train, bins, seed)
-        return Bins(centres, assign(train, centres, device=_device(train, device)).cpu())
-
-    return MEMO.get(fingerprint("bins", train, bins, seed), fit)
+    """k-means with `bins` clusters on `train`; every training row then goes to its nearest
+    centre by the same exact rule used for other sets."""
+    centres = kmeans_centres(train, bins, seed)
+    return Bins(centres, assign(train, centres, device=_device(train, device)).cpu())
 
 
 def bin_counts(
@@ -147,16 +156,17 @@ def ndb(
     fake_feats: ArrayLike,
     bins: int = NDB_BINS,
     alpha: float = 0.05,
-    seed: int = 0,
+    seed: int = NDB_SEED,
     *,
+    fitted: Bins | None = None,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """Number of statistically different bins (Richardson & Weiss 2018).
 
-    k-means with `bins` clusters on the training features; both sets go to their nearest
-    centre; per bin a two-sided pooled two-proportion z-test at level `alpha`, as in the
-    authors' ndb.py. Returns NDB, NDB/K and the Jensen–Shannon divergence (nats) between the
-    training and generated bin histograms."""
+    k-means with `bins` clusters on the training features (`fitted`: `fit_bins(train, bins,
+    seed)` when already known); both sets go to their nearest centre; per bin a two-sided pooled
+    two-proportion z-test at level `alpha`, as in the authors' ndb.py. Returns NDB, NDB/K and
+    the Jensen–Shannon divergence (nats) between the training and generated bin histograms."""
     if bins < 2:
         raise MetricInputError(f"ndb: needs at least 2 bins, got {bins}")
     if not 0 < alpha < 1:
@@ -164,7 +174,10 @@ def ndb(
     train = as_features("ndb", "training", train_feats, min_rows=bins)
     fake = as_features("ndb", "generated", fake_feats, min_rows=1)
     check_widths("ndb", training=train, generated=fake)
-    fitted = fit_bins(train, bins, seed, device)
+    if fitted is None:
+        fitted = fit_bins(train, bins, seed, device)
+    elif len(fitted.centres) != bins or len(fitted.labels) != len(train):
+        raise ValueError(f"fitted bins are not {bins} bins of these {len(train)} training rows")
     c_train = fitted.counts
     c_fake = bin_counts(fake, fitted.centres, _device(fake, device))
     z = two_proportion_z(c_train, len(train), c_fake, len(fake))
@@ -189,8 +202,23 @@ class Prdc(Metric):
     )
     directions = {"precision": "max", "recall": "max", "density": "max", "coverage": "max"}
 
+    def prepare(self, reference: Features) -> torch.Tensor | None:
+        """The reference radii."""
+
+        def radii() -> torch.Tensor:
+            real = as_features("prdc", "real", reference.features, min_rows=PRDC_K + 1)
+            return reference_radii(real, PRDC_K, default_device())
+
+        return unless_invalid(radii)
+
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        return prdc(inputs.real.features, inputs.fake.features, device=default_device())
+        real, fake = inputs.real.features, inputs.fake.features
+        return prdc(real, fake, real_radii=prepared, device=default_device())
+
+
+def ndb_bins(n_reference: int) -> int:
+    """The registered metric's K: NDB_BINS, fewer on small reference sets."""
+    return min(NDB_BINS, n_reference // NDB_MIN_PER_BIN)
 
 
 @METRICS.register("ndb")
@@ -202,13 +230,26 @@ class Ndb(Metric):
     )
     directions = {"ndb": "min", "ndb_over_k": "min", "ndb_js": "min"}
 
+    def prepare(self, reference: Features) -> Bins | None:
+        """The reference set's k-means bins."""
+        bins = ndb_bins(len(reference.features))
+        if bins < 2:
+            return None  # compute() says why
+
+        def fit() -> Bins:
+            train = as_features("ndb", "training", reference.features, min_rows=bins)
+            return fit_bins(train, bins, NDB_SEED, default_device())
+
+        return unless_invalid(fit)
+
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         real = inputs.real.features
-        bins = min(NDB_BINS, len(real) // NDB_MIN_PER_BIN)
+        bins = ndb_bins(len(real))
         if bins < 2:
             raise MetricInputError(
                 f"ndb: {len(real)} reference samples are too few for 2 bins of "
                 f"{NDB_MIN_PER_BIN}; evaluate with more samples"
             )
-        values = ndb(real, inputs.fake.features, bins=bins, device=default_device())
+        fake = inputs.fake.features
+        values = ndb(real, fake, bins=bins, fitted=prepared, device=default_device())
         return {"ndb": values["ndb"], "ndb_over_k": values["ndb_over_k"], "ndb_js": values["js"]}

@@ -1,34 +1,25 @@
-"""Fidelity metrics computed from features: FID, Inception Score and KID. The maths is
+"""Fidelity metrics computed from features: FID, Inception Score and KID. FID and IS are
 torch-fidelity's own functions (0.4.0), called on our feature tensors, so our numbers are
-torch-fidelity's numbers; this module adds input checks and the adaptations noted per function."""
+torch-fidelity's numbers; KID evaluates torch-fidelity's estimator on torch-fidelity's subsets
+all at once (its own loop spends seconds per call). This module adds input checks and the
+adaptations noted per function."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from torch_fidelity.metric_fid import (
-    KEY_METRIC_FID,
-    fid_features_to_statistics,
-    fid_statistics_to_metric,
-)
-from torch_fidelity.metric_isc import (
-    KEY_METRIC_ISC_MEAN,
-    KEY_METRIC_ISC_STD,
-    isc_features_to_metric,
-)
-from torch_fidelity.metric_kid import (
-    KEY_METRIC_KID_MEAN,
-    KEY_METRIC_KID_STD,
-    kid_features_to_metric,
-)
 
 from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 from bench.metrics.features import FEATURE_SPACES
 
 ArrayLike = torch.Tensor | np.ndarray
+KID_TILE = 2048  # rows and columns of one kernel tile (32 MiB of float64)
+MAP_VALUES = 1 << 20  # feature-map values per chunk of rows (8 MiB of float64)
 
 
 def as_feature_matrix(name: str, which: str, x: ArrayLike, min_rows: int = 2) -> torch.Tensor:
@@ -64,6 +55,12 @@ def frechet_distance(real_feats: ArrayLike, fake_feats: ArrayLike) -> float:
     Round-off can push the value of two near-identical sets a hair below zero; it is clamped at
     0, the distance's true lower bound."""
     real, fake = feature_pair("fid", real_feats, fake_feats)
+    from torch_fidelity.metric_fid import (
+        KEY_METRIC_FID,
+        fid_features_to_statistics,
+        fid_statistics_to_metric,
+    )
+
     stats = [fid_features_to_statistics(t) for t in (real, fake)]
     value = fid_statistics_to_metric(*stats, verbose=False)[KEY_METRIC_FID]
     return max(float(value), 0.0)
@@ -90,6 +87,12 @@ def inception_score(
     if isinstance(splits, bool) or not isinstance(splits, int) or splits < 1:
         raise MetricInputError(f"is: splits must be a positive integer, got {splits!r}")
     x = as_feature_matrix("is", "logits", logits, min_rows=splits)
+    from torch_fidelity.metric_isc import (
+        KEY_METRIC_ISC_MEAN,
+        KEY_METRIC_ISC_STD,
+        isc_features_to_metric,
+    )
+
     out = isc_features_to_metric(x, splits=splits, shuffle=shuffle, rng_seed=seed)
     return out[KEY_METRIC_ISC_MEAN], out[KEY_METRIC_ISC_STD]
 
@@ -106,12 +109,15 @@ def kid(
 ) -> tuple[float, float]:
     """Kernel Inception Distance: the unbiased MMD² estimate with the polynomial kernel
     (gamma x·y + coef0)^degree, gamma = 1/d by default, mean and std over `subsets` random
-    subsets; torch-fidelity's `kid_features_to_metric(real, fake)` with its defaults.
+    subsets; torch-fidelity's `kid_features_to_metric(real, fake)` with its defaults: the same
+    subsets (`kid_subsets`) and the same estimator (`subset_mmd2`), evaluated for all subsets
+    at once, so equal to torch-fidelity's values up to float64 round-off (the sums are taken in
+    another order: ~1e-15 relative to the kernel's scale).
 
     Adaptation: torch-fidelity refuses a `subset_size` larger than either set; we clamp it to the
     smaller set's size instead (a trial may evaluate fewer samples than 1000), and agree with
-    torch-fidelity exactly whenever its call would be valid. Values slightly below 0 are valid
-    (the estimator is unbiased) and are not clamped."""
+    torch-fidelity whenever its call would be valid. Values slightly below 0 are valid (the
+    estimator is unbiased) and are not clamped."""
     if subsets < 1 or subset_size < 2:
         raise MetricInputError(
             f"kid: needs subsets >= 1 and subset_size >= 2, got {subsets} and {subset_size}"
@@ -119,19 +125,218 @@ def kid(
     if gamma is not None and not gamma > 0:
         raise MetricInputError(f"kid: gamma must be positive or None (1/d), got {gamma}")
     real, fake = feature_pair("kid", real_feats, fake_feats)
-    out = kid_features_to_metric(
-        real,
-        fake,
-        kid_subsets=subsets,
-        kid_subset_size=min(subset_size, len(real), len(fake)),
-        kid_kernel="poly",
-        kid_kernel_poly_degree=degree,
-        kid_kernel_poly_gamma=gamma,
-        kid_kernel_poly_coef0=coef0,
-        rng_seed=seed,
-        verbose=False,
+    size = min(subset_size, len(real), len(fake))
+    kernel = PolynomialKernel(degree, 1.0 / real.shape[1] if gamma is None else gamma, coef0)
+    rows = kid_subsets(len(real), len(fake), subsets, size, seed)
+    mmd2 = subset_mmd2(real, fake, *rows, kernel).numpy()
+    return float(np.mean(mmd2)), float(np.std(mmd2))
+
+
+def kid_subsets(
+    n_real: int, n_fake: int, subsets: int, size: int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch-fidelity's KID subsets, (subsets, size) row indices of each set: a
+    `np.random.RandomState(seed)` draws, per subset, the real rows and then the generated rows,
+    each with `choice(n, size, replace=False)`."""
+    rng = np.random.RandomState(seed)
+    draws = [
+        (rng.choice(n_real, size, replace=False), rng.choice(n_fake, size, replace=False))
+        for _ in range(subsets)
+    ]
+    real, fake = (torch.from_numpy(np.stack(rows)) for rows in zip(*draws, strict=True))
+    return real, fake
+
+
+@dataclass(frozen=True)
+class PolynomialKernel:
+    """k(x, y) = (gamma x·y + coef0)^degree."""
+
+    degree: float
+    gamma: float
+    coef0: float
+
+    def of_products(self, products: torch.Tensor) -> torch.Tensor:
+        """The kernel of float64 dot products (CPU), in place, with torch-fidelity's operations:
+        numpy's power, so that an integer degree rounds as there."""
+        values = products.mul_(self.gamma).add_(self.coef0)
+        np.power(values.numpy(), self.degree, out=values.numpy())
+        return values
+
+    @property
+    def integer_degree(self) -> int | None:
+        """The degree when it is a non-negative integer: then the kernel has a feature map."""
+        return int(self.degree) if float(self.degree).is_integer() and self.degree >= 0 else None
+
+    def map_weights(self, d: int, p: int) -> torch.Tensor:
+        """Weights w of the explicit feature map phi(x) = (x^(⊗0), ..., x^(⊗p)) of the integer
+        degree p: k(x, y) = sum(w * phi(x) * phi(y)), by the binomial expansion of
+        (gamma x·y + coef0)^p and (x·y)^j = <x^(⊗j), y^(⊗j)>."""
+        weight = [math.comb(p, j) * self.coef0 ** (p - j) * self.gamma**j for j in range(p + 1)]
+        sizes = torch.tensor([d**j for j in range(p + 1)])
+        return torch.tensor(weight, dtype=torch.float64).repeat_interleave(sizes)
+
+
+Sums = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def subset_mmd2(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_rows: torch.Tensor,
+    fake_rows: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> torch.Tensor:
+    """(subsets,) torch-fidelity's unbiased MMD² of each pair of subsets, (subsets, m) row
+    indices: (sum of k over distinct pairs within real + within fake) / (m (m-1)) - 2 (sum of k
+    over real x generated pairs) / m^2, as its `mmd2` rounds it."""
+    m = real_rows.shape[1]
+    diag_real = kernel.of_products(squared_norms(real))[real_rows].sum(dim=1)
+    diag_fake = kernel.of_products(squared_norms(fake))[fake_rows].sum(dim=1)
+    k_rr, k_ff, k_rf = _kernel_sums(real, fake, real_rows, fake_rows, kernel)
+    within = (k_rr - diag_real) + (k_ff - diag_fake)
+    return within / (m * (m - 1)) - 2 * k_rf / (m * m)
+
+
+def _kernel_sums(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_rows: torch.Tensor,
+    fake_rows: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> Sums:
+    """Per subset, the kernel summed over all real x real, generated x generated and real x
+    generated pairs (diagonals included), by whichever exact route takes the fewest
+    multiply-adds: the explicit feature map (low-dimensional features: the kernel never
+    formed), Gram tiles weighted by subset indicators (every pair of rows once, however many
+    subsets hold it: sets up to ~10 subset sizes), or each subset's own blocks (larger sets)."""
+    (subsets, m), (n_r, d), n_f = real_rows.shape, real.shape, len(fake)
+    routes = {
+        _sums_by_gram: ((n_r * n_r + n_f * n_f) / 2 + n_r * n_f) * (d + subsets),
+        _sums_by_subset: subsets * 2.5 * m * m * d,  # symmetric blocks cost 3/4
+    }
+    p = kernel.integer_degree
+    if p is not None:
+        routes[_sums_by_feature_map] = (n_r + n_f) * _map_columns(d, p) * (subsets + 1)
+    route = min(routes, key=routes.__getitem__)
+    return route(real, fake, real_rows, fake_rows, kernel)
+
+
+def squared_norms(x: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vecdot(x, x)
+
+
+def _indicators(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """(subsets, n) float64: 1 where a subset holds the row."""
+    return torch.zeros(len(rows), n, dtype=torch.float64).scatter_(1, rows, 1.0)
+
+
+def _map_columns(d: int, p: int) -> int:
+    return sum(d**j for j in range(p + 1))
+
+
+def _feature_map(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(N, 1 + d + ... + d^p): each row's tensor powers x^(⊗j), j = 0..p, flattened."""
+    power = torch.ones(len(x), 1, dtype=x.dtype)
+    powers = [power]
+    for _ in range(p):
+        power = (power[:, :, None] * x[:, None, :]).reshape(len(x), -1)
+        powers.append(power)
+    return torch.cat(powers, dim=1)
+
+
+def _mapped_sums(x: torch.Tensor, rows: torch.Tensor, p: int) -> torch.Tensor:
+    """(subsets, columns): the feature map summed over each subset, in chunks of rows."""
+    columns = _map_columns(x.shape[1], p)
+    step = max(1, MAP_VALUES // columns)
+    pick = _indicators(rows, len(x))
+    sums = torch.zeros(len(rows), columns, dtype=torch.float64)
+    for lo in range(0, len(x), step):
+        sums.addmm_(pick[:, lo : lo + step], _feature_map(x[lo : lo + step], p))
+    return sums
+
+
+def _sums_by_feature_map(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_rows: torch.Tensor,
+    fake_rows: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> Sums:
+    p = kernel.integer_degree
+    assert p is not None  # chosen only for integer degrees
+    w = kernel.map_weights(real.shape[1], p)
+    r, f = _mapped_sums(real, real_rows, p), _mapped_sums(fake, fake_rows, p)
+    return (
+        torch.linalg.vecdot(r * w, r),
+        torch.linalg.vecdot(f * w, f),
+        torch.linalg.vecdot(r * w, f),
     )
-    return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
+
+
+def _sums_by_gram(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_rows: torch.Tensor,
+    fake_rows: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> Sums:
+    pick_r, pick_f = _indicators(real_rows, len(real)), _indicators(fake_rows, len(fake))
+    return (
+        _gram_sums(real, real, pick_r, pick_r, kernel),
+        _gram_sums(fake, fake, pick_f, pick_f, kernel),
+        _gram_sums(real, fake, pick_r, pick_f, kernel),
+    )
+
+
+def _gram_sums(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    pick_x: torch.Tensor,
+    pick_y: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> torch.Tensor:
+    """(subsets,) sum over i, j of pick_x[s, i] k(x_i, y_j) pick_y[s, j], one kernel tile at a
+    time; when y is x, only tiles on or above the diagonal (those above count twice)."""
+    symmetric = y is x
+    sums = torch.zeros(len(pick_x), dtype=torch.float64)
+    buffer = torch.empty(min(KID_TILE, len(x)) * min(KID_TILE, len(y)), dtype=torch.float64)
+    for a0 in range(0, len(x), KID_TILE):
+        a1 = min(a0 + KID_TILE, len(x))
+        for b0 in range(a0 if symmetric else 0, len(y), KID_TILE):
+            b1 = min(b0 + KID_TILE, len(y))
+            tile = buffer[: (a1 - a0) * (b1 - b0)].view(a1 - a0, b1 - b0)
+            k = kernel.of_products(torch.mm(x[a0:a1], y[b0:b1].T, out=tile))
+            part = torch.linalg.vecdot(pick_x[:, a0:a1] @ k, pick_y[:, b0:b1])
+            sums += part if not symmetric or a0 == b0 else 2 * part
+    return sums
+
+
+def _sums_by_subset(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_rows: torch.Tensor,
+    fake_rows: torch.Tensor,
+    kernel: PolynomialKernel,
+) -> Sums:
+    sums = torch.empty(3, len(real_rows), dtype=torch.float64)
+    for s, (rr, ff) in enumerate(zip(real_rows, fake_rows, strict=True)):
+        a, b = real[rr], fake[ff]
+        sums[0, s] = _symmetric_block_sum(a, kernel)
+        sums[1, s] = _symmetric_block_sum(b, kernel)
+        sums[2, s] = _block_sum(a, b, kernel)
+    return sums[0], sums[1], sums[2]
+
+
+def _block_sum(x: torch.Tensor, y: torch.Tensor, kernel: PolynomialKernel) -> float:
+    """The kernel summed over all pairs of x × y."""
+    return float(kernel.of_products(x @ y.T).sum())
+
+
+def _symmetric_block_sum(x: torch.Tensor, kernel: PolynomialKernel) -> float:
+    """The kernel summed over x × x from three quarter blocks (x1 x1, x1 x2 twice, x2 x2): a
+    quarter fewer products than the full block."""
+    x1, x2 = x[: len(x) // 2], x[len(x) // 2 :]
+    return _block_sum(x1, x1, kernel) + 2 * _block_sum(x1, x2, kernel) + _block_sum(x2, x2, kernel)
 
 
 @METRICS.register("is")

@@ -14,24 +14,24 @@ lies; a copying model puts them much closer.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
-from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
-from bench.metrics.diversity import MEMO, fit_bins
+from bench.metrics.base import METRICS, EvalInputs, Features, Metric, MetricInputError
+from bench.metrics.diversity import Bins, fit_bins, unless_invalid
 from bench.metrics.neighbours import (
     ArrayLike,
     as_features,
     assign,
     check_widths,
     default_device,
-    fingerprint,
     kth_neighbour_distances,
     nearest,
 )
+from bench.metrics.tiles import PointSet
 
 COPY_QUANTILE = 0.01  # copy_fraction's threshold: this quantile of held-out NN distances
 CT_CELLS = 20  # k-means cells of the C_T test
@@ -58,6 +58,8 @@ def mann_whitney_z(x: ArrayLike, y: ArrayLike) -> float:
     m, n = len(a), len(b)
     if m == 0 or n == 0:
         raise ValueError("mann_whitney_z needs two non-empty samples")
+    from scipy.stats import rankdata
+
     ranks = rankdata(np.concatenate([a, b]))  # average ranks for ties
     u = ranks[:m].sum() - m * (m + 1) / 2
     mean = m * n / 2 - 0.5
@@ -73,6 +75,7 @@ def data_copying_ct(
     tau: float | None = None,
     seed: int = 0,
     *,
+    bins: Bins | None = None,
     device: torch.device | str | None = None,
 ) -> float:
     """C_T of Meehan, Chaudhuri & Dasgupta 2020, following their reference code
@@ -82,10 +85,11 @@ def data_copying_ct(
     Mann–Whitney Z (`mann_whitney_z`); C_T is their average weighted by each cell's held-out
     share. C_T << 0: generated samples sit closer to the training points than fresh data does.
     Cells holding no held-out sample carry zero weight and are skipped (the reference code
-    raises instead)."""
+    raises instead). `bins`: `fit_bins(train, cells, seed)` when already known."""
     m, n = len(fake), len(heldout)
     tau = CT_MIN_GENERATED / m if tau is None else tau
-    bins = fit_bins(train, cells, seed, device)
+    if bins is None:
+        bins = fit_bins(train, cells, seed, device)
     fake_cells = assign(fake, bins.centres, device=device).cpu()
     held_cells = assign(heldout, bins.centres, device=device).cpu()
     q_share = torch.bincount(fake_cells, minlength=cells).double() / m
@@ -106,6 +110,26 @@ def data_copying_ct(
     return float(np.dot(weights, scores) / np.sum(weights))
 
 
+@dataclass(frozen=True)
+class TrainingWork:
+    """What memorization computes from the training (reference) set alone."""
+
+    nn_distances: torch.Tensor  # (N,) each training point's distance to its nearest other one
+    cells: Bins  # the k-means cells of C_T
+
+
+def training_work(
+    train: torch.Tensor,
+    cells: int,
+    seed: int = 0,
+    *,
+    device: torch.device | str | None = None,
+) -> TrainingWork:
+    """The training-side work of `memorization(..., cells=cells, seed=seed)`."""
+    nn = kth_neighbour_distances(train, 1, device=device)
+    return TrainingWork(nn, fit_bins(train, cells, seed, device))
+
+
 def memorization(
     train_feats: ArrayLike,
     fake_feats: ArrayLike,
@@ -114,9 +138,12 @@ def memorization(
     cells: int = CT_CELLS,
     tau: float | None = None,
     seed: int = 0,
+    work: TrainingWork | None = None,
     device: torch.device | str | None = None,
 ) -> dict[str, float]:
     """nn_distance_ratio, copy_fraction, authenticity and ct (see the module docstring).
+    `work`: `training_work(train, ...)` when already known (its cells are refitted when their
+    number is not `cells`).
 
     Authenticity follows the paper's definition: generated sample j, whose nearest training
     point is i*, is inauthentic when d(j, i*) <= d(i*, its nearest other training point), and
@@ -129,24 +156,31 @@ def memorization(
     heldout = as_features(NAME, "held-out", heldout_feats, min_rows=1)
     check_widths(NAME, training=train, generated=fake, held_out=heldout)
     dev = torch.device(device) if device is not None else train.device
-    d_fake, i_fake = nearest(fake, train, device=dev)
-    d_held, _ = nearest(heldout, train, device=dev)
+    train_set = PointSet.of(train, device=dev)  # shared by the three searches below
+    d_fake, i_fake = nearest(fake, train_set)
+    d_held, _ = nearest(heldout, train_set)
     held_median = _median(d_held)
     if held_median == 0:
         raise MetricInputError(
             f"{NAME}: most held-out samples coincide with training samples (median distance "
             "0); the held-out split overlaps the training split"
         )
-    train_nn = MEMO.get(
-        fingerprint("nn1", train, str(dev)), lambda: kth_neighbour_distances(train, 1, device=dev)
-    )
+    train_nn = kth_neighbour_distances(train_set, 1) if work is None else work.nn_distances
+    bins = work.cells if work is not None and len(work.cells.centres) == cells else None
     threshold = float(np.quantile(d_held.cpu().numpy(), COPY_QUANTILE))
     return {
         "nn_distance_ratio": _median(d_fake) / held_median,
         "copy_fraction": float((d_fake < threshold).double().mean()),
         "authenticity": float((d_fake > train_nn[i_fake]).double().mean()),
-        "ct": data_copying_ct(train, fake, heldout, cells, tau, seed, device=dev),
+        "ct": data_copying_ct(train, fake, heldout, cells, tau, seed, bins=bins, device=dev),
     }
+
+
+def ct_cells(n_train: int, n_fake: int = CT_CELLS * 40, n_heldout: int = CT_CELLS * 20) -> int:
+    """The registered metric's number of C_T cells: fewer on small sets, so that cells can pass
+    tau (> 20 generated samples) and hold held-out and training points. Without the sample
+    sets' sizes: the most the training set allows."""
+    return max(1, min(CT_CELLS, n_fake // 40, n_heldout // 20, n_train // 20))
 
 
 @METRICS.register("memorization")
@@ -163,6 +197,17 @@ class Memorization(Metric):
         "ct": "max",
     }
 
+    def prepare(self, reference: Features) -> TrainingWork | None:
+        """The training side, with as many cells as the training set allows: what the sample
+        sets allow is known only in compute(), which refits the cells when they allow fewer."""
+        cells = ct_cells(len(reference.features))
+
+        def work() -> TrainingWork:
+            train = as_features(NAME, "training", reference.features, min_rows=max(2, cells))
+            return training_work(train, cells, device=default_device())
+
+        return unless_invalid(work)
+
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         if inputs.heldout is None:
             raise MetricInputError(
@@ -170,7 +215,7 @@ class Memorization(Metric):
             )
         train, fake = inputs.real.features, inputs.fake.features
         heldout = inputs.heldout.features
-        # Fewer cells on small sets, so that cells can pass tau (> 20 generated samples) and
-        # hold held-out and training points.
-        cells = max(1, min(CT_CELLS, len(fake) // 40, len(heldout) // 20, len(train) // 20))
-        return memorization(train, fake, heldout, cells=cells, device=default_device())
+        cells = ct_cells(len(train), len(fake), len(heldout))
+        return memorization(
+            train, fake, heldout, cells=cells, work=prepared, device=default_device()
+        )

@@ -183,7 +183,6 @@ class Sngan(GanBase):
     HParams: ClassVar[type[GanHParams]] = GanHParams
     loss = "hinge"
 
-
     def prepare_discriminator(self) -> None:
         # Listed first: registering a parametrization adds modules while we would be walking them.
         layers = [
