@@ -1,4 +1,5 @@
-"""Sessions: `nox -s lint tests` is the CI command; `nox -s quickstart` runs the first suite."""
+"""Sessions: `nox -s lint tests` is the CI command; `nox -s unit` is the fast part of the tests
+(no Ray runs, no learning checks); `nox -s quickstart` runs the first suite."""
 
 import os
 import shutil
@@ -20,6 +21,13 @@ def tests(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "-e", ".[test]")
     ensure_chromium(session)
     session.run("pytest", *session.posargs, env=ENV)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """The fast part of the suite (about a minute): no Ray runs, no learning checks."""
+    session.install(*CONSTRAINTS, "-e", ".[test]")
+    session.run("pytest", "-m", "not slow and not ray", *session.posargs, env=ENV)
 
 
 def ensure_chromium(session: nox.Session) -> None:

@@ -96,7 +96,7 @@ def test_leaderboard_command_recomputes_the_same_table(finished_run):
 
 def test_one_wandb_run_per_trial_and_a_leaderboard_run(finished_run):
     from bench.tracking import stable_id
-    from tests.wandb_offline import offline_runs, read_finished
+    from tests.tracking.wandb_offline import offline_runs, read_finished
 
     _, run = finished_run
     copies = offline_runs(run)

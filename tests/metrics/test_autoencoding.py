@@ -1,5 +1,5 @@
 """The autoencoder metrics as pure functions of tensors: each value computed by hand from given
-probe tensors, with no model anywhere (tests/test_autoencoders.py measures real models)."""
+probe tensors, with no model anywhere (tests/models/test_autoencoders.py measures real models)."""
 
 from __future__ import annotations
 

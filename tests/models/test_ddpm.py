@@ -8,15 +8,14 @@ import io
 import itertools
 import math
 import pickle
-from functools import cache
 
 import pytest
 import torch
 from torch import nn
 
-from bench.data import DATASETS, DataInfo, DataSplits
+from bench.data import DataInfo
 from bench.errors import BenchError
-from bench.models import MODELS, Batch
+from bench.models import MODELS
 from bench.models.ddpm import (
     BETAS,
     Ddpm,
@@ -25,6 +24,8 @@ from bench.models.ddpm import (
     ddpm_sample,
     schedule_terms,
 )
+from tests.models import builders
+from tests.models.builders import data, fixed
 
 # Small networks and few steps where a test checks plumbing rather than learning.
 TINY = {"hidden": 32, "layers": 2, "width": 8, "time_dim": 16, "timesteps": 20, "sample_steps": 5}
@@ -35,27 +36,14 @@ MU = torch.tensor([1.0, -0.5], dtype=torch.float64)
 SIGMA = torch.tensor([[1.0, 0.6], [0.6, 0.5]], dtype=torch.float64)
 
 
-@cache
-def data(name: str) -> tuple[DataInfo, DataSplits]:
-    dataset = DATASETS.get(name)()
-    return dataset.info, dataset.load()
-
-
 def build(dataset: str, seed: int = 0, **hparams: object) -> Ddpm:
-    torch.manual_seed(seed)
-    return Ddpm(Ddpm.HParams(**{**TINY, **hparams}), data(dataset)[0])
+    m = builders.build("ddpm", dataset, seed, **{**TINY, **hparams})
+    assert isinstance(m, Ddpm)
+    return m
 
 
 def train(m: Ddpm, dataset: str, steps: int, seed: int = 0) -> list[dict[str, float]]:
-    x, gen = data(dataset)[1].train, torch.Generator().manual_seed(seed)
-    size = m.hparams.batch_size
-    return [
-        m.train_step(Batch(x[torch.randint(len(x), (size,), generator=gen)])) for _ in range(steps)
-    ]
-
-
-def fixed(seed: int = 123) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return builders.train(m, dataset, steps, m.hparams.batch_size, seed)
 
 
 # --- registration and hyperparameters ------------------------------------------------------------
@@ -334,6 +322,7 @@ def test_inpaint_keeps_known_pixels_exactly(sampler: str) -> None:
     assert torch.equal(out, m.inpaint(x, known, fixed(1)))
 
 
+@pytest.mark.slow
 def test_a_short_run_lowers_the_loss() -> None:
     """Over seeds 0-2 the mean loss falls from about 0.87 (first 50 steps) to 0.30 (last 50)."""
     m = build("ring8", timesteps=200, hidden=64)

@@ -24,7 +24,7 @@ from bench.reproduce.curves import (
     trend,
 )
 from bench.reproduce.run import write_reproduction
-from tests.test_reproduce import entry, published, reference, trial
+from tests.reproduce.test_reproduce import entry, published, reference, trial
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LABELS = {"model": "gan", "dataset": "ring8", "metric": "modes", "variant": "-"}

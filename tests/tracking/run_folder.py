@@ -14,7 +14,7 @@ from bench.results.record import TrialRecord
 from bench.results.store import RunStore
 from bench.suite import expand, parse_suite
 from bench.suite.schema import Suite
-from tests.wandb_offline import OfflineRun, offline_runs, read_finished
+from tests.tracking.wandb_offline import OfflineRun, offline_runs, read_finished
 
 SUITE = """\
 name: track

@@ -14,8 +14,8 @@ from bench.tracking import log_reproduction, make_tracker, stable_id
 from bench.tracking.ledger import Ledger, offline_copies
 from bench.tracking.runs import Destination, TrialRun
 from bench.tracking.sync import upload
-from tests.test_tracking import replay
 from tests.tracking.run_folder import by_name, isolate_wandb, read_runs, suite, write_run
+from tests.tracking.test_tracking import replay
 
 runner = CliRunner()
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
-from functools import cache
 
 import pytest
 import torch
@@ -22,6 +20,8 @@ from bench.models.cyclegan import CycleGan
 from bench.models.progan import ProGan, schedule
 from bench.probes import PROBES, unmeasurable
 from bench.suite import expand, parse_suite
+from tests.models import builders
+from tests.models.builders import batches
 
 TINY = {
     "stylegan": {"channels": 8, "w_dim": 16, "latent_dim": 8, "batch_size": 16},
@@ -33,12 +33,8 @@ DIAGNOSTICS = {"loss_g", "loss_d", "grad_norm_g", "grad_norm_d", "d_real", "d_fa
 MODEL_NAMES = sorted(TINY)
 
 
-@cache
 def data(name: str) -> tuple[DataInfo, DataSplits]:
-    params = {"stacked_mnist": {"n_samples": 300}}.get(name, {})
-    cls = DATASETS.get(name)
-    dataset = cls(cls.Params(**params))
-    return dataset.info, dataset.load()
+    return builders.data(name, **{"stacked_mnist": {"n_samples": 300}}.get(name, {}))
 
 
 def build(model: str, dataset: str | None = None, seed: int = 0, **hparams) -> GenerativeModel:
@@ -47,12 +43,6 @@ def build(model: str, dataset: str | None = None, seed: int = 0, **hparams) -> G
     m = cls(cls.HParams(**{**TINY[model], **hparams}), data(dataset or HOME[model])[0])
     m.fit_sampler(data(dataset or HOME[model])[1])
     return m
-
-
-def batches(x: torch.Tensor, size: int, seed: int = 0) -> Iterator[Batch]:
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        yield Batch(x[torch.randperm(len(x), generator=gen)[:size]])
 
 
 def train(m: GenerativeModel, steps: int, dataset: str | None = None) -> list[dict[str, float]]:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from bench.cli import EXIT_USAGE, app
 from tests.conftest import TINY_SUITE, write_suite
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 

@@ -26,7 +26,7 @@ from bench.train import run_trial
 from tests.conftest import write_suite
 
 pytestmark = pytest.mark.ray
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SUITE = """\
 name: resumable

@@ -31,6 +31,8 @@ from bench.models.density import CodeDensity
 from bench.pictures import latent_traversal, latent_traversal_png
 from bench.probes import run_probes, unmeasurable
 from bench.suite import parse_suite
+from tests.models import builders
+from tests.models.builders import data, fixed
 
 PRIORLESS = [
     "pca",
@@ -58,34 +60,17 @@ def tiny(model: str) -> dict:
     return TINY.get(model, MLP_TINY)
 
 
-@cache
-def data(name: str, **params: object) -> tuple[DataInfo, DataSplits]:
-    cls = DATASETS.get(name)
-    dataset = cls(cls.Params(**params))
-    return dataset.info, dataset.load()
-
-
 def batches(splits: DataSplits, size: int = 64, seed: int = 0) -> Iterator[Batch]:
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        idx = torch.randint(len(splits.train), (size,), generator=gen)
-        labels = None if splits.train_labels is None else splits.train_labels[idx]
-        yield Batch(splits.train[idx], labels)
+    return builders.batches(splits.train, size, seed, splits.train_labels)
 
 
 def build(model: str, dataset: str = "digits", seed: int = 0, **hparams: object) -> GenerativeModel:
-    torch.manual_seed(seed)
-    cls = MODELS.get(model)
-    return cls(cls.HParams(**hparams), data(dataset)[0])
+    return builders.build(model, dataset, seed, **hparams)
 
 
 def train(m: GenerativeModel, steps: int, dataset: str = "digits") -> list[dict[str, float]]:
     it = batches(data(dataset)[1])
     return [m.train_step(next(it)) for _ in range(steps)]
-
-
-def fixed(seed: int = 123) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 def heldout_mse(m: GenerativeModel, dataset: str = "digits") -> float:
@@ -380,18 +365,21 @@ def trained(model: str, steps: int = 400, **hparams: object) -> GenerativeModel:
     return m
 
 
+@pytest.mark.slow
 def test_reconstruction_error_falls_as_latent_dim_grows() -> None:
     # held-out MSE after 400 steps: about 0.043, 0.019, 0.013 (three seeds)
     errors = [heldout_mse(trained("ae", latent_dim=d)) for d in (2, 8, 32)]
     assert errors[0] > 1.5 * errors[1] and errors[1] > 1.2 * errors[2]
 
 
+@pytest.mark.slow
 def test_overcomplete_ae_reconstructs_better_than_the_vae() -> None:
     over = heldout_mse(trained("ae_overcomplete"))
     vae = heldout_mse(trained("vae"))
     assert over < 0.5 * vae  # about 0.010 vs 0.035 (three seeds)
 
 
+@pytest.mark.slow
 def test_larger_beta_lowers_the_kl_and_raises_reconstruction_error() -> None:
     _, splits = data("digits")
     low, high = (trained("beta_vae", beta=b) for b in (0.25, 4.0))

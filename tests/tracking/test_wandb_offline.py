@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import wandb
 
-from tests.wandb_offline import (
+from tests.tracking.wandb_offline import (
     FIRST,
     LAST,
     MIDDLE,

@@ -25,8 +25,11 @@ def loaded(request):
     return request.param, dataset, dataset.load()
 
 
-FILE_BACKED = {"cifar10", "mnist", "image_folder"}  # read from disk: tests/test_data_files.py
-COMPOSED = {"stacked_mnist", "mnist_pairs"}  # built from mnist5k: tests/test_new_datasets.py
+FILE_BACKED = {"cifar10", "mnist", "image_folder"}  # read from disk: tests/data/test_files.py
+COMPOSED = {
+    "stacked_mnist",
+    "mnist_pairs",
+}  # built from mnist5k: tests/data/test_stacked_mnist_paired_digits.py
 PROCEDURAL = {"shapes"}  # rendered with known factors: tests/data/test_shapes.py
 
 

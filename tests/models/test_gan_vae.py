@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterator
-from functools import cache
 
 import pytest
 import torch
 from torch import nn
 
-from bench.data import DATASETS, DataInfo, DataSplits
-from bench.models import MODELS, Batch, GenerativeModel
+from bench.data import DATASETS, DataInfo
+from bench.models import MODELS, Batch
 from bench.models.gan import Gan
 from bench.models.nets import flatten, frozen, grad_norm, mlp, output_head, unflatten
 from bench.models.vae import Bernoulli, Gaussian, Vae, VaeHParams
+from tests.models.builders import batches, build, data, fixed, train
 
 DATASET_NAMES = ["ring8", "digits"]
 MODEL_NAMES = ["gan", "vae"]
@@ -28,34 +27,6 @@ STEP_KEYS = {
     "gan": {"loss_d", "loss_g", "d_real", "d_fake", "grad_norm_d", "grad_norm_g"},
     "vae": {"loss", "recon", "kl", "grad_norm"},
 }
-
-
-@cache
-def data(name: str) -> tuple[DataInfo, DataSplits]:
-    dataset = DATASETS.get(name)()
-    return dataset.info, dataset.load()
-
-
-def batches(x: torch.Tensor, size: int = 64, seed: int = 0) -> Iterator[Batch]:
-    """Endless random minibatches; their own generator keeps them out of the model's stream."""
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        yield Batch(x[torch.randint(len(x), (size,), generator=gen)])
-
-
-def build(model: str, dataset: str, seed: int = 0, **hparams: object) -> GenerativeModel:
-    torch.manual_seed(seed)
-    cls = MODELS.get(model)
-    return cls(cls.HParams(**hparams), data(dataset)[0])
-
-
-def train(m: GenerativeModel, dataset: str, steps: int) -> list[dict[str, float]]:
-    it = batches(data(dataset)[1].train)
-    return [m.train_step(next(it)) for _ in range(steps)]
-
-
-def fixed(seed: int = 123) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
 
 
 # --- registry and hyperparameters ----------------------------------------------------------------
@@ -163,6 +134,7 @@ def test_models_pickle_with_their_optimizers(model: str) -> None:
 # --- GAN -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_gan_moves_samples_onto_the_ring() -> None:
     m = build("gan", "ring8")
 
@@ -175,6 +147,7 @@ def test_gan_moves_samples_onto_the_ring() -> None:
     assert distance_to_circle() < 0.6 * before
 
 
+@pytest.mark.slow
 def test_gan_discriminator_learns_to_separate_digits() -> None:
     stats = train(build("gan", "digits"), "digits", 200)
     first, last = stats[0], stats[-50:]
@@ -225,6 +198,7 @@ def test_gan_generator_step_leaves_discriminator_gradients_alone() -> None:
     # ring8: 2.42 -> 2.22 nats, digits: 44.5 -> 25.2 nats, across seeds.
     [("ring8", Gaussian, 0.1), ("digits", Bernoulli, 10.0)],
 )
+@pytest.mark.slow
 def test_vae_training_raises_the_heldout_elbo(
     dataset: str, likelihood: type[nn.Module], min_drop: float
 ) -> None:
@@ -331,6 +305,7 @@ def test_models_run_on_cuda(model: str) -> None:
     assert all(math.isfinite(v) for v in stats.values())
 
 
+@pytest.mark.slow
 def test_vae_uses_its_latent_on_ring8_instead_of_collapsing() -> None:
     """With a unit-variance decoder start the posterior collapses on ring8 (KL -> 0, every sample
     at the origin); the small initial decoder std keeps the latent in use."""

@@ -1,6 +1,6 @@
 """What bench hands wandb, live: one run per trial with a stable id, logged as reports arrive,
 its summary and tags, the leaderboard run; and how tracking fails without costing results.
-Offline runs are read back from wandb's own files (tests.wandb_offline)."""
+Offline runs are read back from wandb's own files (tests.tracking.wandb_offline)."""
 
 from __future__ import annotations
 

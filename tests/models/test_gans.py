@@ -8,18 +8,19 @@ import copy
 import math
 import pickle
 from collections.abc import Iterator
-from functools import cache
 
 import pytest
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from bench.data import DATASETS, DataInfo, DataSplits
+from bench.data import DataInfo
 from bench.models import MODELS, Batch
 from bench.models.backbones import BACKBONES, Maxout, upsamplings
 from bench.models.gan import LOSSES, GanBase, pack
 from bench.models.gans import MinibatchDiscrimination, gradient_penalty
+from tests.models import builders
+from tests.models.builders import data, fixed
 
 VARIANTS = [
     "gan",
@@ -69,36 +70,21 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@cache
-def data(name: str) -> tuple[DataInfo, DataSplits]:
-    dataset = DATASETS.get(name)()
-    return dataset.info, dataset.load()
-
-
 def build(variant: str, dataset: str, seed: int = 0, **hparams: object) -> GanBase:
-    torch.manual_seed(seed)
-    cls = MODELS.get(variant)
-    model = cls(cls.HParams(**{**SMALL, **FAST.get(variant, {}), **hparams}), data(dataset)[0])
+    model = builders.build(variant, dataset, seed, **{**SMALL, **FAST.get(variant, {}), **hparams})
     assert isinstance(model, GanBase)
     return model
 
 
 def batches(dataset: str, size: int = 32, seed: int = 0) -> Iterator[Batch]:
-    _, splits = data(dataset)
-    gen = torch.Generator().manual_seed(seed)
-    while True:
-        idx = torch.randint(len(splits.train), (size,), generator=gen)
-        labels = None if splits.train_labels is None else splits.train_labels[idx]
-        yield Batch(splits.train[idx], labels if data(dataset)[0].num_classes else None)
+    info, splits = data(dataset)
+    return builders.batches(
+        splits.train, size, seed, splits.train_labels if info.num_classes else None
+    )
 
 
 def train(model: GanBase, dataset: str, steps: int, size: int = 32) -> list[dict[str, float]]:
-    it = batches(dataset, size)
-    return [model.train_step(next(it)) for _ in range(steps)]
-
-
-def fixed(seed: int = 123) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
+    return builders.train(model, dataset, steps, size, labels=True)
 
 
 def backbone_args(variant: str, backbone: str) -> dict[str, object]:

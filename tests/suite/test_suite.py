@@ -17,7 +17,7 @@ from bench.metrics.base import METRICS, Metric
 from bench.models.base import MODELS, GenerativeModel, HParams
 from bench.suite import Suite, Trial, expand, load_suite, metrics_in_order, parse_suite
 
-SUITES = Path(__file__).parent / "suites"
+SUITES = Path(__file__).resolve().parents[1] / "suites"
 
 
 class TinyGanParams(HParams):

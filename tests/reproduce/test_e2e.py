@@ -13,7 +13,7 @@ from bench.cli import EXIT_NOT_REPRODUCED
 from tests.test_e2e import bench
 
 pytestmark = pytest.mark.ray
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pacgan_2d_smoke_run_writes_a_complete_reproduction_record(tmp_path) -> None:

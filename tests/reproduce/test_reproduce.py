@@ -381,7 +381,7 @@ def test_the_cifar10_published_suite_validates_and_compares():
 
     from bench.suite import expand, parse_suite
 
-    path = Path(__file__).resolve().parents[1] / "suites" / "published" / "cifar10_gans.yaml"
+    path = Path(__file__).resolve().parents[2] / "suites" / "published" / "cifar10_gans.yaml"
     data = yaml.safe_load(path.read_text())
     pub = Published.model_validate(data.pop("published"))
     trials = expand(parse_suite(yaml.safe_dump(data), source=str(path)))
