@@ -162,6 +162,17 @@ def test_every_report_carries_the_measurement_protocol_and_metric_seconds(ring8)
     assert protocol["n_heldout"] == len(ring8.heldout.features)
     assert "seed 1234" in protocol["reference_split"]
     assert set(protocol["versions"]) == {"bench", "torch", "torch-fidelity"}
+    assert protocol["modes.hq_threshold_std"] == 3.0  # each metric's settings ride along
     assert all(p["protocol"] == protocol for p in payloads)
     seconds = payloads[-1]["timing"]["metrics_s"]
     assert {"fid", "modes"} <= set(seconds) and all(s >= 0 for s in seconds.values())
+
+
+def test_the_protocol_names_the_settings_each_value_depends_on() -> None:
+    from bench.metrics import METRICS
+
+    names = ["fid", "kid", "prdc", "ndb", "memorization", "modes"]
+    settings = {f"{n}.{k}": v for n in names for k, v in METRICS.get(n).settings.items()}
+    assert settings["kid.subsets"] == 100 and settings["kid.subset_size"] == 1000
+    assert settings["prdc.k"] == 5 and settings["ndb.bins"] == 100
+    assert settings["memorization.ct_cells"] == 20 and settings["modes.hq_threshold_std"] == 3.0

@@ -18,6 +18,9 @@ from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 from bench.metrics.features import FEATURE_SPACES
 
 ArrayLike = torch.Tensor | np.ndarray
+# torch-fidelity's defaults, recorded in the protocol beside every value.
+KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED = 100, 1000, 2020
+IS_SPLITS, IS_SEED = 10, 2020
 KID_TILE = 2048  # rows and columns of one kernel tile (32 MiB of float64)
 MAP_VALUES = 1 << 20  # feature-map values per chunk of rows (8 MiB of float64)
 
@@ -79,7 +82,7 @@ class Fid(Metric):
 
 
 def inception_score(
-    logits: ArrayLike, splits: int = 10, shuffle: bool = True, seed: int = 2020
+    logits: ArrayLike, splits: int = IS_SPLITS, shuffle: bool = True, seed: int = IS_SEED
 ) -> tuple[float, float]:
     """Inception Score exp(E_x KL(p(y|x) || p(y))), mean and std over `splits` equal chunks of
     the (by default shuffled) samples; torch-fidelity's `isc_features_to_metric` on the logits,
@@ -100,12 +103,12 @@ def inception_score(
 def kid(
     real_feats: ArrayLike,
     fake_feats: ArrayLike,
-    subsets: int = 100,
-    subset_size: int = 1000,
+    subsets: int = KID_SUBSETS,
+    subset_size: int = KID_SUBSET_SIZE,
     degree: int = 3,
     gamma: float | None = None,
     coef0: float = 1,
-    seed: int = 2020,
+    seed: int = KID_SEED,
 ) -> tuple[float, float]:
     """Kernel Inception Distance: the unbiased MMD² estimate with the polynomial kernel
     (gamma x·y + coef0)^degree, gamma = 1/d by default, mean and std over `subsets` random
@@ -344,6 +347,7 @@ class InceptionScore(Metric):
     order = 2
     description = "Inception Score of generated samples from the feature space's class logits"
     directions = {"is": "max", "is_std": "min"}
+    settings = {"splits": IS_SPLITS, "shuffle_seed": IS_SEED}
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if not FEATURE_SPACES.get(spec.feature_space).gives_logits:
@@ -362,6 +366,12 @@ class Kid(Metric):
     order = 1
     description = "Kernel Inception Distance (unbiased polynomial-kernel MMD²) in the feature space"
     directions = {"kid": "min", "kid_std": "min"}
+    settings = {
+        "subsets": KID_SUBSETS,
+        "subset_size": KID_SUBSET_SIZE,
+        "kernel": "polynomial, degree 3, gamma 1/d, coef 1",
+        "seed": KID_SEED,
+    }
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         mean, std = kid(inputs.real.features, inputs.fake.features)

@@ -196,6 +196,11 @@ class Memorization(Metric):
         "authenticity": "max",
         "ct": "max",
     }
+    settings = {
+        "copy_quantile": COPY_QUANTILE,
+        "ct_cells": CT_CELLS,
+        "ct_min_generated": CT_MIN_GENERATED,
+    }
 
     def prepare(self, reference: Features) -> TrainingWork | None:
         """The training side, with as many cells as the training set allows: what the sample

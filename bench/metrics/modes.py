@@ -110,6 +110,7 @@ class Modes(Metric):
     order = 3
     description = "modes captured, high-quality share and reverse KL on mixtures with known modes"
     directions = {"modes": "max", "high_quality": "max", "reverse_kl": "min"}
+    settings = {"hq_threshold_std": HQ_THRESHOLD}
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if spec.mode_centers is None or spec.mode_std is None:
