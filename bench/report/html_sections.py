@@ -1,4 +1,4 @@
-"""The parts of one run's HTML report, per dataset: leaderboard, stability per model family,
+"""The parts of one run's HTML report, per dataset: leaderboard, cost, stability per family,
 metrics over training, sensitivity, each row's losses and pictures, the protocol. Every function
 returns escaped HTML; the page around them is bench.report.html."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.plots import Band, Panel, panels_png
 from bench.report.curves import evaluation_series, read_history, seed_band
-from bench.report.markdown import ARROWS, leaderboard_cells, mean_std
+from bench.report.markdown import ARROWS, COST_HEADER, cost_cells, leaderboard_cells, mean_std
 from bench.report.protocol import shared_protocol
 from bench.report.runs import RowKey, RunData, row_key
 from bench.results.sensitivity import Sensitivity
@@ -92,6 +92,7 @@ def dataset_section(run: RunData, index: int, dataset: str) -> str:
         f'<section id="{anchor(f"r{index}", dataset)}"><h2>{escape(dataset)}</h2>',
         "<h3>Leaderboard</h3>",
         wide_table(*leaderboard_cells(board, dataset), lead=4, cls="board"),
+        cost_part(run, dataset),
         stability_tables(run, dataset),
         metric_curves(run, dataset),
         sensitivity_part(board.sensitivity, board.directions, dataset),
@@ -100,6 +101,17 @@ def dataset_section(run: RunData, index: int, dataset: str) -> str:
         "</section>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def cost_part(run: RunData, dataset: str) -> str:
+    """What each row's trials cost: seconds per trial, steps/s, the share of the time spent
+    evaluating and the most expensive metric (the leaderboard.md cost table)."""
+    rows = [
+        [row.model, row.variant, *cost_cells(row)]
+        for row in run.board.rows
+        if row.dataset == dataset and row.runs
+    ]
+    return "<h3>Cost</h3>" + table(COST_HEADER, rows, cls="cost") if rows else ""
 
 
 def family_of(run: RunData, key: RowKey) -> str:

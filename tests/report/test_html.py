@@ -95,6 +95,7 @@ def test_the_sections_a_reader_needs_are_there(one_report):
     for heading in (
         "ring8",
         "Leaderboard",
+        "Cost",
         "Training stability: GANs",
         "Training stability: Autoencoders",
         "Metrics over training",
@@ -109,6 +110,7 @@ def test_the_sections_a_reader_needs_are_there(one_report):
     assert len(page.all("table")) >= 6
     text = "".join(page.text)
     assert "fid ↓" in text and "modes ↑" in text and "1 ± 0.1" in text
+    assert "s per trial" in text and "most expensive metric" in text
     assert "feature_space" in text and "version: torch" in text
     assert "interpolation.png" in text  # a picture the report has no caption for still shows
 
