@@ -182,6 +182,18 @@ class PolynomialKernel:
 Sums = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
+@dataclass(frozen=True)
+class KidSets:
+    """The two feature sets, (subsets, m) row indices into each, and the kernel: what every
+    route of the kernel sums reads."""
+
+    real: torch.Tensor
+    fake: torch.Tensor
+    real_rows: torch.Tensor
+    fake_rows: torch.Tensor
+    kernel: PolynomialKernel
+
+
 def subset_mmd2(
     real: torch.Tensor,
     fake: torch.Tensor,
@@ -195,33 +207,27 @@ def subset_mmd2(
     m = real_rows.shape[1]
     diag_real = kernel.of_products(squared_norms(real))[real_rows].sum(dim=1)
     diag_fake = kernel.of_products(squared_norms(fake))[fake_rows].sum(dim=1)
-    k_rr, k_ff, k_rf = _kernel_sums(real, fake, real_rows, fake_rows, kernel)
+    k_rr, k_ff, k_rf = _kernel_sums(KidSets(real, fake, real_rows, fake_rows, kernel))
     within = (k_rr - diag_real) + (k_ff - diag_fake)
     return within / (m * (m - 1)) - 2 * k_rf / (m * m)
 
 
-def _kernel_sums(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    real_rows: torch.Tensor,
-    fake_rows: torch.Tensor,
-    kernel: PolynomialKernel,
-) -> Sums:
+def _kernel_sums(sets: KidSets) -> Sums:
     """Per subset, the kernel summed over all real x real, generated x generated and real x
     generated pairs (diagonals included), by whichever exact route takes the fewest
     multiply-adds: the explicit feature map (low-dimensional features: the kernel never
     formed), Gram tiles weighted by subset indicators (every pair of rows once, however many
     subsets hold it: sets up to ~10 subset sizes), or each subset's own blocks (larger sets)."""
-    (subsets, m), (n_r, d), n_f = real_rows.shape, real.shape, len(fake)
+    (subsets, m), (n_r, d), n_f = sets.real_rows.shape, sets.real.shape, len(sets.fake)
     routes = {
         _sums_by_gram: ((n_r * n_r + n_f * n_f) / 2 + n_r * n_f) * (d + subsets),
         _sums_by_subset: subsets * 2.5 * m * m * d,  # symmetric blocks cost 3/4
     }
-    p = kernel.integer_degree
+    p = sets.kernel.integer_degree
     if p is not None:
         routes[_sums_by_feature_map] = (n_r + n_f) * _map_columns(d, p) * (subsets + 1)
     route = min(routes, key=routes.__getitem__)
-    return route(real, fake, real_rows, fake_rows, kernel)
+    return route(sets)
 
 
 def squared_norms(x: torch.Tensor) -> torch.Tensor:
@@ -258,17 +264,11 @@ def _mapped_sums(x: torch.Tensor, rows: torch.Tensor, p: int) -> torch.Tensor:
     return sums
 
 
-def _sums_by_feature_map(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    real_rows: torch.Tensor,
-    fake_rows: torch.Tensor,
-    kernel: PolynomialKernel,
-) -> Sums:
-    p = kernel.integer_degree
+def _sums_by_feature_map(sets: KidSets) -> Sums:
+    p = sets.kernel.integer_degree
     assert p is not None  # chosen only for integer degrees
-    w = kernel.map_weights(real.shape[1], p)
-    r, f = _mapped_sums(real, real_rows, p), _mapped_sums(fake, fake_rows, p)
+    w = sets.kernel.map_weights(sets.real.shape[1], p)
+    r, f = _mapped_sums(sets.real, sets.real_rows, p), _mapped_sums(sets.fake, sets.fake_rows, p)
     return (
         torch.linalg.vecdot(r * w, r),
         torch.linalg.vecdot(f * w, f),
@@ -276,14 +276,9 @@ def _sums_by_feature_map(
     )
 
 
-def _sums_by_gram(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    real_rows: torch.Tensor,
-    fake_rows: torch.Tensor,
-    kernel: PolynomialKernel,
-) -> Sums:
-    pick_r, pick_f = _indicators(real_rows, len(real)), _indicators(fake_rows, len(fake))
+def _sums_by_gram(sets: KidSets) -> Sums:
+    real, fake, kernel = sets.real, sets.fake, sets.kernel
+    pick_r, pick_f = _indicators(sets.real_rows, len(real)), _indicators(sets.fake_rows, len(fake))
     return (
         _gram_sums(real, real, pick_r, pick_r, kernel),
         _gram_sums(fake, fake, pick_f, pick_f, kernel),
@@ -314,16 +309,11 @@ def _gram_sums(
     return sums
 
 
-def _sums_by_subset(
-    real: torch.Tensor,
-    fake: torch.Tensor,
-    real_rows: torch.Tensor,
-    fake_rows: torch.Tensor,
-    kernel: PolynomialKernel,
-) -> Sums:
-    sums = torch.empty(3, len(real_rows), dtype=torch.float64)
-    for s, (rr, ff) in enumerate(zip(real_rows, fake_rows, strict=True)):
-        a, b = real[rr], fake[ff]
+def _sums_by_subset(sets: KidSets) -> Sums:
+    kernel = sets.kernel
+    sums = torch.empty(3, len(sets.real_rows), dtype=torch.float64)
+    for s, (rr, ff) in enumerate(zip(sets.real_rows, sets.fake_rows, strict=True)):
+        a, b = sets.real[rr], sets.fake[ff]
         sums[0, s] = _symmetric_block_sum(a, kernel)
         sums[1, s] = _symmetric_block_sum(b, kernel)
         sums[2, s] = _block_sum(a, b, kernel)

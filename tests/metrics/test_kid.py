@@ -14,7 +14,7 @@ import torch_fidelity.metric_kid as tf_kid
 from bench.data import DATASETS
 from bench.metrics import METRICS, EvalInputs, Features, MetricInputError, kid
 from bench.metrics import fidelity as fidelity_module
-from bench.metrics.fidelity import PolynomialKernel, kid_subsets
+from bench.metrics.fidelity import KidSets, PolynomialKernel, kid_subsets
 
 RING8 = DATASETS.get("ring8")()
 TF_NAMES = {
@@ -115,7 +115,8 @@ def test_the_three_routes_give_the_same_sums() -> None:
     rows = kid_subsets(130, 110, subsets=6, size=50, seed=1)
     kernel = PolynomialKernel(3, 0.4, 1.0)
     sums = [
-        torch.stack(getattr(fidelity_module, name)(real, fake, *rows, kernel)) for name in ROUTES
+        torch.stack(getattr(fidelity_module, name)(KidSets(real, fake, *rows, kernel)))
+        for name in ROUTES
     ]
     for other in sums[1:]:
         torch.testing.assert_close(other, sums[0], rtol=1e-13, atol=0)
