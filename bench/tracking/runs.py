@@ -8,12 +8,14 @@ run on Ray workers, so the driver's CPU and memory would describe nothing of the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.results.aggregate import Leaderboard
+from bench.results.layout import RUN_FILE
 from bench.results.record import TrialRecord
 from bench.tracking.content import (
     COMPLETED,
@@ -46,7 +48,13 @@ class Destination:
 
     @property
     def run_id(self) -> str:
-        return Path(self.run_dir).name
+        """The suite run's id as run.json records it (a copied or renamed run folder keeps its
+        wandb ids, so syncing the copy continues the same runs); the folder's name for a run
+        folder without one."""
+        try:
+            return str(json.loads((Path(self.run_dir) / RUN_FILE).read_text())["run_id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return Path(self.run_dir).name
 
 
 def open_run(dest: Destination, name: str, job_type: str, config: dict[str, Any]) -> Any:

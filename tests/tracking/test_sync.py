@@ -238,3 +238,15 @@ def test_reproduction_curves_and_plots_join_the_leaderboard_run(tmp_path, wandb_
     assert [row[4] for row in curve["data"]] == [10, 20]  # one row per evaluation step
     assert {row[-1] for row in curve["data"]} == {"closing"}
     assert any(key.startswith("reproduction/") for key in board.summary)
+
+
+def test_a_copied_run_folder_syncs_to_the_same_ids(synced_twice, tmp_path, wandb_home):
+    """The ids come from run.json's run id, not the folder's name: a run copied elsewhere (or
+    renamed) continues its wandb runs instead of starting new ones."""
+    import shutil
+
+    store, _, _, _, runs = synced_twice
+    copy = tmp_path / "renamed-copy"
+    shutil.copytree(store.path, copy, ignore=shutil.ignore_patterns("wandb"))
+    assert bench("sync", copy).exit_code == 0
+    assert {n: r.id for n, r in by_name(copy).items()} == {n: r.id for n, r in runs.items()}
