@@ -105,8 +105,9 @@ class ProgressView:
         self.noted_metrics.add(name)
         self.note(
             f"{record.trial.trial_id}: metric '{name}' took {spent[name]:.1f} s of the trial's "
-            f"{wall:.1f} s; budget.eval_samples ({record.trial.budget['eval_samples']}) drives "
-            "its cost, so lower it (or measure it less often) to speed the suite up"
+            f"{wall:.1f} s; to speed the suite up, measure less often (budget eval_every or "
+            f"eval_at), lower budget.eval_samples ({record.trial.budget['eval_samples']}) for a "
+            "metric that grows with the sample count, or leave it out of the suite's metrics"
         )
 
     def note(self, text: str) -> None:

@@ -68,6 +68,9 @@ class Metric:
     # a trial that diverged, whose history metrics are part of its record. History metrics cost
     # nothing, so every trial gets those that apply, whatever the suite's `metrics:` list says.
     inputs: ClassVar[Literal["samples", "history"]] = "samples"
+    # False for a metric measured only when a suite lists it: a use of the model (in-painting)
+    # that costs far more than the quality metrics and is not what every leaderboard is about.
+    by_default: ClassVar[bool] = True
     # The leaderboard table the keys go to: None for the ranked table of each dataset, else the
     # title of a table of their own (e.g. "Training stability").
     section: ClassVar[str | None] = None

@@ -107,6 +107,9 @@ def value_span(info: DataInfo, x: torch.Tensor) -> float:
 class Inpainting(Metric):
     order = 14
     section = "In-painting"
+    # Opt-in: latent optimisation of 500 images x 3 masks per evaluation took 74-231 s of a
+    # 126-272 s image-GAN trial in suites/gans.yaml; suites that ask for it list it.
+    by_default = False
     keys_vary = True  # class accuracy needs labels and a classifier of the same classes
     description = (
         f"in-painting of the first {INPAINT_IMAGES} held-out images under 3 masks (centre square "

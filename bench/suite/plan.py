@@ -309,11 +309,12 @@ def metrics_in_order() -> list[str]:
 
 
 def metric_names(chosen: list[str] | None) -> list[str]:
-    """The metrics a suite measures: those it lists (every registered one when it lists none),
-    plus every metric over training (Metric.inputs "history"), which costs nothing."""
+    """The metrics a suite measures: those it lists (when it lists none, every registered one
+    but the opt-in ones, Metric.by_default False), plus every metric over training
+    (Metric.inputs "history"), which costs nothing."""
     from bench.metrics.base import METRICS
 
     if chosen is None:
-        return metrics_in_order()
+        return [n for n in metrics_in_order() if METRICS.get(n).by_default]
     over_training = [n for n in metrics_in_order() if METRICS.get(n).inputs == "history"]
     return list(chosen) + [n for n in over_training if n not in chosen]

@@ -235,6 +235,17 @@ def test_metrics_default_to_every_applicable_metric() -> None:
         assert list(names) == [n for n in display_order if n in names]
 
 
+def test_an_opt_in_metric_is_measured_only_when_listed() -> None:
+    """In-painting (Metric.by_default False) costs minutes per image-GAN trial: a suite without
+    `metrics:` leaves it out, a suite that lists it gets it."""
+    base = "name: s\nseeds: [0]\nbudget: {steps: 10, eval_every: 10, eval_samples: 50}\n"
+    base += "datasets: [digits]\nmodels: [{name: vae}]\n"
+    (default,) = expand(parse_suite(base))
+    (listed,) = expand(parse_suite(base + "metrics: [fid, inpainting]\n"))
+    assert "fid" in default.metrics and "inpainting" not in default.metrics
+    assert "inpainting" in listed.metrics
+
+
 def test_metric_partially_applicable_is_dropped_per_dataset() -> None:
     text = suite_text(datasets="datasets: [ring8, digits]", models="models: [{name: t_ae}]")
     text = "\n".join(line for line in text.splitlines() if not line.startswith("  -")) + "\n"
