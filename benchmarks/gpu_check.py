@@ -50,7 +50,7 @@ def packing(steps: int) -> Row:
     import ray
     from rich.console import Console
 
-    from bench.driver import run_suite
+    from bench.run.driver import run_suite
     from bench.suite import parse_suite
 
     ray.init(include_dashboard=False, log_to_driver=False)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.driver import run_suite
-from bench.evaluate import prepare_dataset
+from bench.run.driver import run_suite
+from bench.trial.evaluate import prepare_dataset
 from bench.suite import expand, parse_suite
-from bench.train import run_trial
+from bench.trial.train import run_trial
 
 SUITE = """\
 name: overhead

@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.data import DATASETS
-from bench.evaluate import prepare_dataset
 from bench.models import MODELS
 from bench.plugins import ENTRY_POINT_GROUP, import_plugins, plugin_modules
 from bench.suite import parse_suite
-from bench.train import COMPLETED, run_trial
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import COMPLETED, run_trial
 
 MODEL_FILE = '''
 """A whole model in one file: a Gaussian fitted by gradient descent."""

@@ -2,7 +2,7 @@
 that parses options and calls the library. Importing this package registers every command."""
 
 import bench.cli.sync  # noqa: F401  (`bench sync` registers on import)
-from bench.cli import compare, inspect, measure, report, run, sample  # noqa: F401  (they register)
+from bench.cli import compare, evaluate, inspect, report, run, sample  # noqa: F401  (they register)
 from bench.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_NOT_REPRODUCED,

@@ -29,8 +29,8 @@ def compare(
     ] = None,
 ) -> None:
     """Compare runs row by row: mean ± std per run, difference, Welch's t-test (α = 0.05)."""
-    from bench.report.compare import compare_runs
-    from bench.report.runs import load_run
+    from bench.results.comparison import compare_runs
+    from bench.results.runs import load_run
 
     render = writer_for(output)
     if len(runs) < 2:
@@ -48,7 +48,7 @@ def compare(
 
 def writer_for(output: Path | None):
     """The renderer of `-o`'s suffix, checked before any run is read."""
-    from bench.report.compare_tables import comparison_csv, comparison_markdown
+    from bench.report.comparison import comparison_csv, comparison_markdown
 
     writers = {".md": comparison_markdown, ".csv": comparison_csv}
     if output is None:
@@ -63,8 +63,8 @@ def writer_for(output: Path | None):
 
 
 def print_comparison(comparison) -> None:
-    from bench.report.compare import ALPHA
-    from bench.report.compare_tables import comparison_cells, grouped, loud
+    from bench.report.comparison import comparison_cells, grouped, loud
+    from bench.results.comparison import ALPHA
 
     for note in comparison.notes:
         out.print(f"- {escape(note)}", highlight=False)

@@ -67,8 +67,8 @@ def run(
         print_trials(spec, trials)
         return
     confirm_size(spec, trials, yes)
-    from bench.driver import run_suite
     from bench.report.terminal import print_leaderboard
+    from bench.run.driver import run_suite
 
     outcome = run_suite(
         spec, trials, results, address, wandb.value if wandb else None, out, resume=resume
@@ -161,8 +161,8 @@ def reproduce(
     inception_weights: InceptionWeights = None,
 ) -> None:
     """Run a suite (or take a finished run) and compare it with its published numbers."""
-    from bench.reproduce.compare import all_matched
     from bench.reproduce.run import reproduce_run
+    from bench.reproduce.verdicts import all_matched
     from bench.results.layout import find_run
     from bench.suite.load import load_suite
     from bench.tracking.sync import log_reproduction
@@ -190,7 +190,7 @@ def reproduce(
 def run_for_reproduction(spec, results: Path, address: str | None, yes: bool) -> Path:
     """Run the suite as `bench run` would; its run folder, even when some trials failed (their
     published entries then show as missing)."""
-    from bench.driver import run_suite
+    from bench.run.driver import run_suite
 
     trials = spec.trials
     confirm_size(spec, trials, yes)

@@ -33,7 +33,7 @@ def sample(
     ] = None,
 ) -> None:
     """Draw samples from a trial's kept model (built from its config.json alone)."""
-    from bench.kept import evaluate_command, sample_kept, save_samples
+    from bench.trial.kept import evaluate_command, sample_kept, save_samples
 
     trial, kept, samples = sample_kept(trial_dir, n, which.value, seed)
     used = trial.seed if seed is None else seed

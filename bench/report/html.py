@@ -17,7 +17,7 @@ from bench.errors import BenchError
 from bench.io import write_text
 from bench.report.html_reproduction import reproduction_section
 from bench.report.html_sections import anchor, dataset_section, table
-from bench.report.runs import RunData, load_run
+from bench.results.runs import RunData, load_run
 
 REPORT_FILE = "report.html"
 
@@ -164,8 +164,8 @@ def run_facts(run: RunData, index: int) -> str:
 
 def comparison_section(runs: Sequence[RunData]) -> str:
     """bench compare's tables, or why these runs cannot be compared."""
-    from bench.report.compare import ALPHA, compare_runs
-    from bench.report.compare_tables import comparison_cells, grouped, loud
+    from bench.report.comparison import comparison_cells, grouped, loud
+    from bench.results.comparison import ALPHA, compare_runs
 
     head = '<section id="comparison"><h2>Comparison</h2>'
     try:

@@ -14,8 +14,8 @@ from pathlib import Path
 from bench.plots import Band, Panel, panels_png
 from bench.report.curves import evaluation_series, read_history, seed_band
 from bench.report.markdown import ARROWS, COST_HEADER, cost_cells, leaderboard_cells, mean_std
-from bench.report.protocol import shared_protocol
-from bench.report.runs import RowKey, RunData, row_key
+from bench.results.protocol import shared_protocol
+from bench.results.runs import RowKey, RunData, row_key
 from bench.results.sensitivity import Sensitivity
 
 FAMILIES = {"gan": "GANs", "autoencoder": "Autoencoders", "diffusion": "Diffusion models"}

@@ -7,9 +7,9 @@ import math
 from collections.abc import Sequence
 
 from bench.plots import Band, Reference, curves_png
-from bench.published import Published
-from bench.reproduce.compare import MATCH, MISMATCH, MISSING, Comparison, all_matched
 from bench.reproduce.curves import MIN_POINTS, WINDOW, EntryCurve
+from bench.reproduce.verdicts import MATCH, MISMATCH, MISSING, Comparison, all_matched
+from bench.suite.published import Published
 from bench.trial import slug
 
 PLOTS_DIR = "reproduction"  # beside reproduction.md in the run folder

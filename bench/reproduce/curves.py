@@ -39,8 +39,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.published import Published, PublishedEntry, resolve_dataset, targets
-from bench.reproduce.compare import MATCH, Comparison, Record, judge
+from bench.reproduce.verdicts import MATCH, Comparison, Record, judge
+from bench.suite.published import Published, PublishedEntry, resolve_dataset, targets
 
 WINDOW = 4  # evaluations the trend looks at (the last ones with every seed)
 MIN_POINTS = 3  # fewer evaluations than this: no trend

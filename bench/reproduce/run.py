@@ -10,9 +10,9 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.io import write_bytes, write_json, write_text
-from bench.published import Published, deviations, resolve_dataset
 from bench.report.reproduction import curve_png, plot_path, reproduction_markdown
-from bench.reproduce.compare import (
+from bench.reproduce.curves import EntryCurve, reproduction_curves
+from bench.reproduce.verdicts import (
     Comparison,
     all_matched,
     check_run_for_suite,
@@ -21,7 +21,7 @@ from bench.reproduce.compare import (
     judge_reference,
     measure_reference,
 )
-from bench.reproduce.curves import EntryCurve, reproduction_curves
+from bench.suite.published import Published, deviations, resolve_dataset
 from bench.suite.schema import Suite
 from bench.trial import Trial
 
@@ -70,7 +70,7 @@ def write_curve_plots(folder: Path, curves: Sequence[EntryCurve]) -> list[Path]:
 def reference_comparisons(suite: Suite, trials: Sequence[Trial]) -> list[Comparison]:
     """Every reference check of the suite, measured on the dataset's whole training split against
     its held-out split in the dataset's feature space."""
-    from bench.evaluate import prepare_dataset
+    from bench.trial.evaluate import prepare_dataset
 
     assert suite.published is not None
     found = []

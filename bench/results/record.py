@@ -32,7 +32,7 @@ class TrialRecord:
     nodes: list[str] = field(default_factory=list)  # Ray node ids it ran on, in order
     restored_from: list[int] = field(default_factory=list)  # checkpoint steps it continued from
     warnings: list[str] = field(default_factory=list)
-    # where the wall time went (bench.train.Timing's summary), as of the latest report
+    # where the wall time went (bench.trial.train.Timing's summary), as of the latest report
     timing: dict[str, Any] = field(default_factory=dict)
     kept: dict[str, dict[str, Any]] = field(default_factory=dict)  # "final"/"best" -> its file
     protocol: dict[str, Any] = field(default_factory=dict)  # how its numbers were measured

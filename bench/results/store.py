@@ -6,7 +6,7 @@ the leaderboard files appear only once it has, so a partial folder never looks c
     results/<suite>/<run-id>/
         run.json  suite.yaml  leaderboard.csv  leaderboard.md
         trials/<trial-id>/config.json  metrics.json  history.csv  samples.png  error.txt
-                          model_final.pt  model_best.pt   (kept models, bench.kept)
+                          model_final.pt  model_best.pt   (kept models, bench.trial.kept)
         evaluations/<stamp>/   `bench evaluate --run`: a run-shaped folder of new measurements
         tune[-N]/<trial-id>/checkpoint_*/state.pt  meta.json   (Ray Tune's, one folder per driver)
 """

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bench.published import check_published
 from bench.suite.explain import explain, without_implied_missing
 from bench.suite.plan import Planner
+from bench.suite.published import check_published
 from bench.suite.schema import Suite
 from bench.suite.source import Locator, combined, compose, read_suite_file
 from bench.trial import Trial

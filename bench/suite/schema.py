@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from bench.published import Published
+from bench.suite.published import Published
 from bench.suite.text import short
 
 if TYPE_CHECKING:

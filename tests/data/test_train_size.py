@@ -114,7 +114,7 @@ def test_larger_than_what_an_excluded_class_leaves_is_refused_at_load() -> None:
 def test_the_feature_space_is_fitted_on_the_whole_training_split() -> None:
     """A classifier fitted on 100 images would measure every training-set size in a worse space:
     the space comes from the dataset without train_size, the reference from the subset."""
-    from bench.evaluate import prepare_dataset
+    from bench.trial.evaluate import prepare_dataset
 
     small = prepare_dataset("digits", {"train_size": 100}, "digits(train_size=100)", 2000)
     full = prepare_dataset("digits", {}, "digits", 2000)

@@ -28,9 +28,9 @@ from bench.metrics.autoencoding import active_units, auroc
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.coders import ConvDecoder, ConvEncoder, conv_sides
 from bench.models.density import CodeDensity
-from bench.pictures import latent_traversal, latent_traversal_png
 from bench.probes import run_probes, unmeasurable
 from bench.suite import parse_suite
+from bench.trial.pictures import latent_traversal, latent_traversal_png
 from tests.models import builders
 from tests.models.builders import data, fixed
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from bench.data import DATASETS, DataSplits
-from bench.evaluate import Evaluator, prepare_dataset
 from bench.metrics.inpainting import MASKS
 from bench.models import MODELS, GenerativeModel
 from bench.probes.inpainting import (
@@ -20,6 +19,7 @@ from bench.probes.inpainting import (
     refine,
     task,
 )
+from bench.trial.evaluate import Evaluator, prepare_dataset
 
 
 @pytest.fixture(scope="module")

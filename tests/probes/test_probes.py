@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from bench.data import DataSplits, EvalSpec
-from bench.evaluate import Evaluator, prepare_dataset
 from bench.metrics import METRICS, EvalInputs, Metric, MetricInputError
 from bench.models import MODELS, Batch, GenerativeModel
 from bench.models.abilities import Reconstructs
 from bench.probes import NEEDS_MODEL, PROBES, Probe, probes_of, run_probes, unmeasurable
 from bench.suite.plan import Planner
+from bench.trial.evaluate import Evaluator, prepare_dataset
 
 
 def test_every_metric_names_registered_probes_and_probe_keys_are_unique() -> None:

@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from bench.data import DATASETS
-from bench.evaluate import prepare_dataset
 from bench.models import MODELS, GenerativeModel
-from bench.pictures import (
+from bench.probes.interpolation import interpolation_grid
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.pictures import (
     INPAINT_ROWS,
     INTERPOLATION_ROWS,
     INTERPOLATION_STEPS,
     inpainting_rows,
     model_pictures,
 )
-from bench.probes.interpolation import interpolation_grid
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

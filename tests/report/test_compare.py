@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from bench.cli import EXIT_USAGE, app
 from bench.errors import BenchError
-from bench.report.compare import (
+from bench.report.comparison import comparison_csv, comparison_markdown, comparison_rows
+from bench.results.comparison import (
     NO_SPREAD,
     NOT_SIGNIFICANT,
     SIGNIFICANT,
@@ -21,8 +22,7 @@ from bench.report.compare import (
     compare_runs,
     welch_test,
 )
-from bench.report.compare_tables import comparison_csv, comparison_markdown, comparison_rows
-from bench.report.runs import load_run
+from bench.results.runs import load_run
 from tests.report.fake_runs import SUITE, make_run
 
 PROTOCOL = {

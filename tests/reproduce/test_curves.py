@@ -10,9 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.published import PublishedEntry
 from bench.report.reproduction import reproduction_markdown
-from bench.reproduce.compare import compare, judge, judge_reference
 from bench.reproduce.curves import (
     StepComparison,
     entry_curve,
@@ -24,6 +22,8 @@ from bench.reproduce.curves import (
     trend,
 )
 from bench.reproduce.run import write_reproduction
+from bench.reproduce.verdicts import compare, judge, judge_reference
+from bench.suite.published import PublishedEntry
 from tests.reproduce.test_reproduce import entry, published, reference, trial
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -12,9 +12,9 @@ from pydantic import ValidationError
 
 from bench.errors import BenchError
 from bench.metrics import Features
-from bench.published import Published, PublishedEntry, ReferenceCheck, check_published, deviations
 from bench.report.reproduction import reproduction_markdown
-from bench.reproduce.compare import (
+from bench.reproduce.run import write_reproduction
+from bench.reproduce.verdicts import (
     all_matched,
     check_run_for_suite,
     compare,
@@ -22,8 +22,14 @@ from bench.reproduce.compare import (
     judge_reference,
     measure_reference,
 )
-from bench.reproduce.run import write_reproduction
 from bench.suite import Trial
+from bench.suite.published import (
+    Published,
+    PublishedEntry,
+    ReferenceCheck,
+    check_published,
+    deviations,
+)
 
 SOURCE = {"paper": "Lin et al. 2018 (PacGAN)", "table": "Table 2"}
 BUDGET = {"steps": 1000, "eval_every": 500, "eval_samples": 2000}

@@ -1,16 +1,16 @@
-"""Runs made in this process, without Ray: each trial through bench.train.run_trial, each report
-through the results store's own writer, exactly as the runner's callback does."""
+"""Runs made in this process, without Ray: each trial through bench.trial.train.run_trial, each
+report through the results store's own writer, exactly as the runner's callback does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench.evaluate import prepare_dataset
 from bench.report.markdown import write_leaderboard
 from bench.results.record import TrialRecord, count_statuses
 from bench.results.store import RunStore
 from bench.suite import expand, parse_suite
-from bench.train import run_trial
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import run_trial
 
 KEPT_SUITE = """\
 name: kept

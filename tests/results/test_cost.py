@@ -11,14 +11,14 @@ import json
 import pytest
 from rich.console import Console
 
-from bench.evaluate import Evaluator
-from bench.progress import ProgressView
 from bench.report.markdown import leaderboard_markdown
 from bench.report.terminal import print_leaderboard
 from bench.results.aggregate import aggregate
 from bench.results.record import TrialRecord
 from bench.results.store import RunStore
+from bench.run.progress import ProgressView
 from bench.suite import expand, parse_suite
+from bench.trial.evaluate import Evaluator
 from tests.results.runs import KEPT_SUITE, run_in_process
 
 PARTS = ("setup_s", "train_s", "evaluate_s", "pictures_s", "checkpoint_s", "keep_s")

@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.evaluate import prepare_dataset
 from bench.plugins import PLUGINS_ENV
 from bench.results.aggregate import aggregate
 from bench.results.record import TrialRecord
 from bench.results.store import RunStore
 from bench.suite import expand, load_suite
-from bench.train import run_trial
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import run_trial
 from tests.conftest import write_suite
 
 pytestmark = pytest.mark.ray

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from bench.errors import BenchError
-from bench.runner import make_scheduler
+from bench.run.tune import make_scheduler
 from bench.suite import expand, parse_suite
 
 SUITE = """\

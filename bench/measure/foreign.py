@@ -17,11 +17,17 @@ import torch
 from bench.data import DATASETS, DataInfo, DatasetParams, EvalSpec
 from bench.data.base import split
 from bench.errors import BenchError
-from bench.evaluate import DatasetAssets, Evaluation, Evaluator, embed_dataset, prepare_dataset
 from bench.metrics import METRICS
 from bench.probes import unmeasurable
 from bench.registry import suggest
 from bench.results.aggregate import Leaderboard, Row
+from bench.trial.evaluate import (
+    DatasetAssets,
+    Evaluation,
+    Evaluator,
+    embed_dataset,
+    prepare_dataset,
+)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 ARRAY_KEYS = ("samples", "x", "images", "arr_0")  # tried in order inside an .npz

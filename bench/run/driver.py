@@ -1,6 +1,6 @@
 """The driver of one suite run: everything the user's input can get wrong is checked before the
 run folder is created (address, capacity, datasets, credentials, the run to resume); then the
-trials run through Ray Tune (bench.runner) while every report lands on disk, in the tracker and in
+trials run through Ray Tune (bench.run.tune) while every report lands on disk, in the tracker and in
 the progress view; at the end the leaderboard is aggregated and, for a complete run, written."""
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.evaluate import DatasetAssets, prepare_dataset
 from bench.metrics.base import ranking_keys
-from bench.progress import ProgressView
 from bench.report.markdown import write_leaderboard
 from bench.results.aggregate import Leaderboard
 from bench.results.record import FINAL, TrialRecord, count_statuses
 from bench.results.resume import ResumePlan, plan_resume
 from bench.results.store import RunStore, ensure_writable
-from bench.runner import RunCallback, connect, disconnect, fit
+from bench.run.progress import ProgressView
+from bench.run.tune import RunCallback, connect, disconnect, fit
 from bench.suite.plan import metric_names
 from bench.suite.schema import Suite
 from bench.tracking import make_tracker, require_wandb_login
 from bench.trial import Trial
+from bench.trial.evaluate import DatasetAssets, prepare_dataset
 
 
 @dataclass

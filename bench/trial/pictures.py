@@ -10,7 +10,6 @@ import numpy as np
 import torch
 
 from bench.data.base import DataInfo
-from bench.evaluate import DatasetAssets, Evaluation
 from bench.metrics import METRICS
 from bench.metrics.inpainting import MASKS
 from bench.metrics.modes import high_quality_counts
@@ -21,6 +20,7 @@ from bench.plots import image_grid, png_bytes, pyplot, samples_png
 from bench.probes import unmeasurable
 from bench.probes.inpainting import inpaint_all, task
 from bench.probes.interpolation import interpolation_grid
+from bench.trial.evaluate import DatasetAssets, Evaluation
 
 PREVIEW_IMAGES = 64  # a grid of 8 x 8
 PREVIEW_POINTS = 2000

@@ -1,5 +1,5 @@
 """Reproducing published numbers: the comparison of a finished run with a suite's `published:`
-values (their schema and checks against the suite live in bench.published).
+values (their schema and checks against the suite live in bench.suite.published).
 
 A published entry targets one leaderboard row (model label x dataset label x grid point) and one
 metric output key. The bench side is the mean over the row's completed seeds with its standard
@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
-from bench.published import (
+from bench.suite.published import (
     DEFAULT_THRESHOLD,
     Published,
     PublishedValue,

@@ -8,8 +8,8 @@ import io
 import math
 from typing import Any
 
-from bench.report.compare import ALPHA, MISSING, SIGNIFICANT, Comparison, Line, Stat, Versus
 from bench.report.markdown import ARROWS
+from bench.results.comparison import ALPHA, MISSING, SIGNIFICANT, Comparison, Line, Stat, Versus
 
 
 def verdict(line: Line, v: Versus) -> str:

@@ -8,7 +8,7 @@ import torch
 
 from bench.data import DATASETS, DataInfo
 from bench.errors import BenchError
-from bench.external import evaluate_external, read_array, to_data_space
+from bench.measure.foreign import evaluate_external, read_array, to_data_space
 
 
 @pytest.fixture(scope="module")

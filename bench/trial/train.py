@@ -14,7 +14,7 @@ the reports never needs anything but them.
 
 Every payload carries `timing` (where the trial's wall time went so far), and the last one
 `files`: file name -> bytes for the trial's folder (its pictures and its kept models, see
-bench.kept), with `kept` saying which models those are.
+bench.trial.kept), with `kept` saying which models those are.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.evaluate import DatasetAssets, Evaluation, Evaluator
-from bench.kept import Keeper
 from bench.models import MODELS, Batch, GenerativeModel
-from bench.pictures import trial_pictures
 from bench.trial import Trial, evaluation_steps
+from bench.trial.evaluate import DatasetAssets, Evaluation, Evaluator
+from bench.trial.kept import Keeper
+from bench.trial.pictures import trial_pictures
 
 RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
 Report = Callable[[dict[str, Any]], None]

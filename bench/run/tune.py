@@ -1,7 +1,7 @@
 """Ray Tune wiring, and the only module that knows Ray: connect to a cluster, put each dataset in
 the object store once, schedule one Tune trial per bench trial (with its resources, retries from
 checkpoints, an optional early-stopping scheduler), and hand every report to the driver's records
-as it arrives (RunCallback). bench.driver runs a whole suite with these pieces."""
+as it arrives (RunCallback). bench.run.driver runs a whole suite with these pieces."""
 
 from __future__ import annotations
 
@@ -15,19 +15,18 @@ from ray.tune import Callback, Stopper
 from rich.console import Console
 from rich.markup import escape
 
-from bench import checkpoint
-from bench.capacity import check_reachable, trials_per_node
 from bench.errors import BenchError
-from bench.evaluate import DatasetAssets
 from bench.plugins import import_plugins, plugin_modules
-from bench.progress import ProgressView
 from bench.results.record import FINAL, TrialRecord
 from bench.results.store import RunStore
+from bench.run.capacity import check_reachable, trials_per_node
+from bench.run.progress import ProgressView
 from bench.suite.plan import reported_keys
 from bench.suite.schema import Suite
 from bench.tracking import Tracker
-from bench.train import run_trial
-from bench.trial import Trial
+from bench.trial import Trial, checkpoint
+from bench.trial.evaluate import DatasetAssets
+from bench.trial.train import run_trial
 
 # Tune's own JSON/CSV/TensorBoard loggers would duplicate the results store (and choke on sample
 # arrays); bench writes results itself through RunCallback.

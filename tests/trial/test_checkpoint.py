@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench import checkpoint
-from bench.evaluate import prepare_dataset
 from bench.results.record import TrialRecord
 from bench.suite import expand, parse_suite
-from bench.train import COMPLETED, RUNNING, run_trial
+from bench.trial import checkpoint
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import COMPLETED, RUNNING, run_trial
 
 SUITE = """\
 name: ckpt
@@ -104,7 +104,7 @@ def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous(ring8, tmp_pat
 def test_time_spent_before_a_checkpoint_is_still_counted_after_a_restore(ring8, monkeypatch):
     """Each evaluation says it spent 0.5 s on modes (as the evaluator will once it times its
     metrics): the restored trial's sums go on from the checkpoint's, never from zero."""
-    from bench.evaluate import Evaluator
+    from bench.trial.evaluate import Evaluator
 
     real_call = Evaluator.__call__
 

@@ -98,8 +98,8 @@ def evaluate_files(
     feature_space: str | None,
     output: Path | None,
 ) -> None:
-    from bench.external import evaluate_external
     from bench.io import write_json
+    from bench.measure.foreign import evaluate_external
     from bench.report.terminal import print_leaderboard
 
     evaluation, board = evaluate_external(real, fake, chosen, reference, feature_space)
@@ -119,7 +119,7 @@ def evaluate_files(
 
 
 def evaluate_run(run: Path, chosen: list[str] | None, which: str) -> None:
-    from bench.remeasure import remeasure
+    from bench.measure.remeasure import remeasure
     from bench.report.terminal import print_leaderboard
 
     folder, board = remeasure(run, chosen, which)

@@ -8,11 +8,11 @@ import math
 import pytest
 import torch
 
-from bench.evaluate import prepare_dataset
 from bench.metrics import METRICS
 from bench.models import MODELS
 from bench.suite import expand, parse_suite
-from bench.train import COMPLETED, DIVERGED, ERROR, RUNNING, BatchStream, run_trial
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import COMPLETED, DIVERGED, ERROR, RUNNING, BatchStream, run_trial
 
 SUITE = """\
 name: loop

@@ -26,15 +26,15 @@ import torch
 import yaml
 
 from bench.errors import BenchError
-from bench.evaluate import DatasetAssets, Evaluation, Evaluator, prepare_dataset
 from bench.io import write_json
-from bench.kept import KEPT_FILES, kept_path, open_kept
 from bench.registry import suggest
 from bench.report.markdown import write_leaderboard
 from bench.results.aggregate import Leaderboard, aggregate
 from bench.results.layout import RUN_FILE, SUITE_FILE, TRIALS_DIR, find_run, load_trials
 from bench.results.record import now
 from bench.trial import Trial
+from bench.trial.evaluate import DatasetAssets, Evaluation, Evaluator, prepare_dataset
+from bench.trial.kept import KEPT_FILES, kept_path, open_kept
 
 EVALUATIONS_DIR = "evaluations"
 SHOWN_PROBLEMS = 3  # problems named in the one-paragraph error; the rest are counted

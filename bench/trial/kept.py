@@ -23,10 +23,10 @@ from typing import Any
 import torch
 
 from bench.errors import BenchError
-from bench.evaluate import Evaluation, generate
 from bench.metrics.base import ranking_keys
 from bench.models.base import GenerativeModel
 from bench.trial import Trial
+from bench.trial.evaluate import Evaluation, generate
 
 KEPT_FILES = {"final": "model_final.pt", "best": "model_best.pt"}
 DEFAULT_KEEP = "both"

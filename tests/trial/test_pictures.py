@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.evaluate import Evaluator, prepare_dataset
-from bench.pictures import displayable, mode_counts, nearest_training, trial_pictures
+from bench.trial.evaluate import Evaluator, prepare_dataset
+from bench.trial.pictures import displayable, mode_counts, nearest_training, trial_pictures
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

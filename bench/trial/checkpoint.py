@@ -1,5 +1,5 @@
 """Trial checkpoints on disk: one folder per checkpoint, holding `state.pt` (everything
-`bench.train` needs to continue a trial exactly) and `meta.json` (its step and a SHA-256 of
+`bench.trial.train` needs to continue a trial exactly) and `meta.json` (its step and a SHA-256 of
 `state.pt`, so a truncated or corrupted file is recognised before it is trusted).
 
 Knows nothing of Ray: the runner hands these folders to Tune's checkpoint API, and hands back the

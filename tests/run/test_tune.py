@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 from rich.console import Console
 
-from bench.capacity import concurrency, trials_per_node
 from bench.errors import BenchError
-from bench.evaluate import prepare_dataset
 from bench.results.record import TrialRecord
 from bench.results.store import RunStore
-from bench.runner import RunCallback, check_capacity, tune_resources
+from bench.run.capacity import concurrency, trials_per_node
+from bench.run.tune import RunCallback, check_capacity, tune_resources
 from bench.suite import expand, parse_suite
 from bench.tracking import Tracker
+from bench.trial.evaluate import prepare_dataset
 
 SUITE = """\
 name: glue
@@ -129,7 +129,7 @@ def test_a_results_disk_that_refuses_writes_stops_the_run_keeping_what_is_there(
 ):
     import errno
 
-    from bench.runner import WriteFailureStop
+    from bench.run.tune import WriteFailureStop
 
     suite = parse_suite(SUITE)
     (trial,) = expand(suite)
@@ -152,7 +152,7 @@ def test_a_results_disk_that_refuses_writes_stops_the_run_keeping_what_is_there(
 
 
 def test_progress_prints_one_plain_line_per_event_outside_a_terminal():
-    from bench.progress import ProgressView
+    from bench.run.progress import ProgressView
 
     suite = parse_suite(SUITE.replace("seeds: [0]", "seeds: [0, 1]"))
     records = {t.trial_id: TrialRecord(t) for t in expand(suite)}

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from bench.data import DATASETS
-from bench.evaluate import Evaluator, generate, prepare_dataset
-from bench.kept import KEPT_FILES, Keeper, load_kept, open_kept
 from bench.suite import expand, parse_suite
-from bench.train import run_trial
+from bench.trial.evaluate import Evaluator, generate, prepare_dataset
+from bench.trial.kept import KEPT_FILES, Keeper, load_kept, open_kept
+from bench.trial.train import run_trial
 from tests.results.runs import KEPT_SUITE, run_in_process
 
 
@@ -44,7 +44,7 @@ def test_every_trial_keeps_its_final_and_best_model_on_record(run) -> None:
 def test_a_kept_model_loads_from_config_alone_and_samples_as_the_trial_did(run, monkeypatch):
     """The trial's own model, captured at its end, and the one loaded from its folder (with the
     dataset module unable to load any data) draw the same samples, bit for bit."""
-    import bench.train as train
+    import bench.trial.train as train
 
     folder = next(f for f in trial_dirs(run) if f.name.startswith("ae-"))
     trial, _ = load_kept(folder)
@@ -137,7 +137,7 @@ def test_the_keeper_ranks_by_the_first_reported_key_and_keeps_the_earliest_tie()
     )
     keeper = Keeper(trial)
     model = torch.nn.Linear(1, 1)
-    from bench.evaluate import Evaluation
+    from bench.trial.evaluate import Evaluation
 
     def show(step: int, **values: float) -> None:
         keeper.consider(Evaluation(step, values=values), model)

@@ -2,8 +2,8 @@
 metric's mean ± std per run, the difference of each run from the first, and Welch's t-test over
 the seeds (unequal variances: two runs rarely share a seed spread).
 
-Pure functions over loaded runs (bench.report.runs.RunData): `compare_runs` builds the
-comparison (or refuses runs that share no row); bench.report.compare_tables renders it
+Pure functions over loaded runs (bench.results.runs.RunData): `compare_runs` builds the
+comparison (or refuses runs that share no row); bench.report.comparison renders it
 (`comparison_rows`: plain dicts for CSV and a wandb table; `comparison_cells`: the strings every
 renderer shows).
 """
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.errors import BenchError
-from bench.report.protocol import DIFFERS, SAME, UNKNOWN, VERSIONS, ProtocolCheck, check
-from bench.report.runs import RowKey, RunData, row_key
+from bench.results.protocol import DIFFERS, SAME, UNKNOWN, VERSIONS, ProtocolCheck, check
+from bench.results.runs import RowKey, RunData, row_key
 
 ALPHA = 0.05  # significance level of the t-test
 SIGNIFICANT, NOT_SIGNIFICANT = "significant", "not significant"

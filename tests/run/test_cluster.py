@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.evaluate import prepare_dataset
 from bench.plugins import PLUGINS_ENV
 from bench.suite import expand, parse_suite
-from bench.train import run_trial
+from bench.trial.evaluate import prepare_dataset
+from bench.trial.train import run_trial
 
 pytestmark = pytest.mark.ray
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SUITE = """\
 name: cluster
@@ -87,7 +87,7 @@ def remove_node_when_paused(cluster, marker: Path, removed: list[str]) -> None:
 
 
 def test_trials_spread_survive_a_lost_node_and_a_dead_worker(cluster, tmp_path):
-    from bench.driver import run_suite
+    from bench.run.driver import run_suite
 
     suite = parse_suite(SUITE.format(tmp=tmp_path, common=COMMON))
     trials = expand(suite)

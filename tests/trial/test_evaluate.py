@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from bench import evaluate
-from bench.evaluate import Evaluator, digest, prepare_dataset
 from bench.io import cache_dir
+from bench.trial import evaluate
+from bench.trial.evaluate import Evaluator, digest, prepare_dataset
 
 
 def cached_files(key_part: str) -> list:

@@ -1,5 +1,7 @@
 """Trial: one training run, the value every layer shares (the suite expands into trials, the
-workers train them, the store files them, reports group them). It imports nothing of bench."""
+workers train them, the store files them, reports group them). This module imports nothing of
+bench; the package's other modules are the worker that runs one trial: train.py (the loop),
+evaluate.py (sample, probes, feature space, metrics), checkpoint.py, kept.py, pictures.py."""
 
 from __future__ import annotations
 
