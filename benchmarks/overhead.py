@@ -16,8 +16,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.run.driver import run_suite
-from bench.trial.evaluate import prepare_dataset
 from bench.suite import expand, parse_suite
+from bench.trial.evaluate import prepare_dataset
 from bench.trial.train import run_trial
 
 SUITE = """\

@@ -18,8 +18,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.run.driver import run_suite
-from bench.trial.evaluate import prepare_dataset
 from bench.suite import expand, parse_suite
+from bench.trial.evaluate import prepare_dataset
 from bench.trial.train import run_trial
 
 SUITE = """\
@@ -40,7 +40,7 @@ def sequential(suite, trials) -> float:
     start = time.perf_counter()
     for trial in trials:
         reports: list[dict] = []
-        assert run_trial(trial, assets, reports.append) == "completed", reports[-1]["error"]
+        assert run_trial(trial, assets, reports.append) == "completed", reports[-1].error
     return time.perf_counter() - start
 
 

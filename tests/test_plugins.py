@@ -84,10 +84,10 @@ def test_a_model_in_one_file_is_registered_listed_and_run(installed_plugin):
     listed = CliRunner().invoke(app, ["list", "models"])
     assert listed.exit_code == 0 and "t_gaussian" in listed.output
     (trial,) = parse_suite(SUITE).trials
-    reports: list[dict] = []
+    reports: list = []
     assets = prepare_dataset("ring8", {}, "ring8", 200)
     assert run_trial(trial, assets, reports.append) == COMPLETED
-    final = reports[-1]["metrics"]
+    final = reports[-1].metrics
     assert final["fid"] >= 0 and "loss_cv" in final  # its declared loss feeds stability too
 
 

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bench.trial import Trial
+from bench.trial.report import FINAL, Status, TrialReport
 
-# "stopped": ended early by the suite's scheduler (ASHA) for scoring worse than its peers
-FINAL = ("completed", "diverged", "error", "failed", "stopped")
+__all__ = ["FINAL", "Status", "TrialRecord", "count_statuses", "now"]
 
 
 def now() -> str:
@@ -22,7 +22,7 @@ class TrialRecord:
     """What the driver knows of one trial, accumulated from its reports."""
 
     trial: Trial
-    status: str = "pending"
+    status: Status = Status.PENDING
     step: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     evaluations: list[dict[str, Any]] = field(default_factory=list)
@@ -40,7 +40,7 @@ class TrialRecord:
     @classmethod
     def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
         """A trial finished by an earlier driver, from its metrics.json (history stays on disk)."""
-        record = cls(trial, status=metrics.get("status", "pending"), step=metrics.get("step", 0))
+        record = cls(trial, status=Status.of(metrics.get("status")), step=metrics.get("step", 0))
         record.evaluations = list(metrics.get("evaluations", []))
         record.error, record.wall_s = metrics.get("error"), metrics.get("wall_s", 0.0)
         record.nodes = list(metrics.get("nodes", []))
@@ -51,40 +51,35 @@ class TrialRecord:
         record.protocol = dict(metrics.get("protocol", {}))
         return record
 
-    def absorb(self, payload: dict[str, Any]) -> None:
+    def absorb(self, report: TrialReport) -> None:
         """Fold one report in. A retried trial reports earlier steps again: those replace the old
         rows instead of duplicating them. The first report after a restore from a checkpoint
         replays everything up to it, which replaces whatever an earlier attempt reported."""
-        restored = payload.get("restored")
-        if restored:
-            self.history = list(restored["history"])
-            self.evaluations = list(restored["evaluations"])
-            self.restored_from.append(restored["step"])
-        node = payload.get("node")
-        if node and (not self.nodes or self.nodes[-1] != node):
-            self.nodes.append(node)
-        for note in payload.get("warnings") or ():
-            if note not in self.warnings:
-                self.warnings.append(note)
-        rows = payload["history"]
-        first = rows[0]["step"] if rows else payload["step"]
-        self.history = [r for r in self.history if r["step"] < first] + rows
+        if report.restored:
+            self.history = list(report.restored["history"])
+            self.evaluations = list(report.restored["evaluations"])
+            self.restored_from.append(report.restored["step"])
+        if report.node and (not self.nodes or self.nodes[-1] != report.node):
+            self.nodes.append(report.node)
+        self.warnings += [note for note in report.warnings if note not in self.warnings]
+        first = report.history[0]["step"] if report.history else report.step
+        self.history = [r for r in self.history if r["step"] < first] + report.history
         self.evaluations = [e for e in self.evaluations if e["step"] < first]
-        if payload["metrics"] or payload["not_computable"]:
+        if report.evaluated:
             self.evaluations.append(
                 {
-                    "step": payload["step"],
-                    "metrics": payload["metrics"],
-                    "not_computable": payload["not_computable"],
+                    "step": report.step,
+                    "metrics": report.metrics,
+                    "not_computable": report.not_computable,
                 }
             )
-        self.status, self.step = payload["status"], payload["step"]
-        self.error, self.traceback = payload["error"], payload["traceback"]
-        self.wall_s = payload["wall_s"]
-        self.timing = payload.get("timing") or self.timing
-        if payload.get("kept") is not None:
-            self.kept = payload["kept"]
-        self.protocol = payload.get("protocol") or self.protocol
+        self.status, self.step = report.status, report.step
+        self.error, self.traceback = report.error, report.traceback
+        self.wall_s = report.wall_s
+        self.timing = report.timing or self.timing
+        if report.kept is not None:
+            self.kept = report.kept
+        self.protocol = report.protocol or self.protocol
 
     @property
     def final(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from bench.suite.schema import Suite
 from bench.tracking import Tracker
 from bench.trial import Trial, checkpoint
 from bench.trial.evaluate import DatasetAssets
+from bench.trial.report import Status, TrialReport
 from bench.trial.train import run_trial
 
 # Tune's own JSON/CSV/TensorBoard loggers would duplicate the results store (and choke on sample
@@ -91,18 +92,18 @@ class TuneReport:
         self.node = ray.get_runtime_context().get_node_id()
         self.notes = list(notes)
 
-    def __call__(self, payload: dict[str, Any]) -> None:
+    def __call__(self, report: TrialReport) -> None:
         from ray import tune
 
-        state = payload.pop("checkpoint", None)
-        payload["node"] = self.node
-        payload["warnings"], self.notes = self.notes, []
+        state, report.checkpoint = report.checkpoint, None
+        report.node = self.node
+        report.warnings, self.notes = self.notes, []
         if state is None:
-            tune.report(payload)
+            tune.report(report.to_result())
             return
         with tempfile.TemporaryDirectory(prefix="bench-ckpt-") as folder:
             checkpoint.save(state, Path(folder))
-            tune.report(payload, checkpoint=tune.Checkpoint.from_directory(folder))
+            tune.report(report.to_result(), checkpoint=tune.Checkpoint.from_directory(folder))
 
 
 # --- on the driver -------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ class RunCallback(Callback):
         record = self.records[trial_id_of(trial)]
         if record.status in FINAL:
             return
-        record.status = "running"
+        record.status = Status.RUNNING
         self.tracker.trial_started(record)
         self.progress.started(record)
 
@@ -220,10 +221,11 @@ class RunCallback(Callback):
         record = self.records[trial_id_of(trial)]
         if record.status in FINAL:
             return  # e.g. a retry of a trial whose worker died just after its final report
-        record.absorb(result)
-        for note in result.get("warnings") or ():
+        report = TrialReport.from_result(result)
+        record.absorb(report)
+        for note in report.warnings:
             self.progress.note(f"{record.trial.trial_id}: {note}")
-        files = result.get("files") or {}
+        files = report.files or {}
         self.write(record, files)
         # Tune keeps every trial's last result in its experiment state and lets callbacks edit it
         # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
@@ -240,7 +242,7 @@ class RunCallback(Callback):
         record = self.records[trial_id_of(trial)]
         if record.status in FINAL or self.write_error is not None:
             return
-        record.status = "stopped"
+        record.status = Status.STOPPED
         shown = ", ".join(f"{k}={v:.4g}" for k, v in record.final["metrics"].items())
         record.error = f"stopped early by the scheduler at step {record.step}" + (
             f" ({shown})" if shown else ""
@@ -254,7 +256,7 @@ class RunCallback(Callback):
         if record.status in FINAL:
             return
         error = trial.get_error()
-        record.status = "failed"
+        record.status = Status.FAILED
         record.error = f"worker failed: {error}".splitlines()[0] if error else "worker failed"
         self.write(record)
         self.finished(record, False)

@@ -1,18 +1,18 @@
 """The generic trial loop: steps, evaluation cadence and the divergence guard.
 
-It knows nothing of Ray, files or wandb: everything leaves through `report(payload)`, one call
-per evaluation or checkpoint, whose payload carries the losses logged since the previous call. The
+It knows nothing of Ray, files or wandb: everything leaves through `report(TrialReport)`, one
+call per evaluation or checkpoint, carrying the losses logged since the previous call. The
 last call has a final status ("completed", "diverged" or "error"); a trial never raises for a
 model's sake.
 
-Every `checkpoint_every` steps the payload also carries `checkpoint`: a plain dict with the model's
+Every `checkpoint_every` steps the report also carries `checkpoint`: a plain dict with the model's
 training state (only through `GenerativeModel.training_state()`, so it works for every model), all
 RNG states, the data stream's position, the step, and the history and evaluations so far. Given
 that dict back (`resume=`), a fresh process continues bit for bit where the trial stopped, and its
 first report replays the history and evaluations up to there (`restored`), so whoever collects
 the reports never needs anything but them.
 
-Every payload carries `timing` (where the trial's wall time went so far), and the last one
+Every report carries `timing` (where the trial's wall time went so far), and the last one
 `files`: file name -> bytes for the trial's folder (its pictures and its kept models, see
 bench.trial.kept), with `kept` saying which models those are.
 """
@@ -37,9 +37,15 @@ from bench.trial import Trial, evaluation_steps
 from bench.trial.evaluate import DatasetAssets, Evaluation, Evaluator
 from bench.trial.kept import Keeper
 from bench.trial.pictures import trial_pictures
+from bench.trial.report import Status, TrialReport
 
-RUNNING, COMPLETED, DIVERGED, ERROR = "running", "completed", "diverged", "error"
-Report = Callable[[dict[str, Any]], None]
+RUNNING, COMPLETED, DIVERGED, ERROR = (
+    Status.RUNNING,
+    Status.COMPLETED,
+    Status.DIVERGED,
+    Status.ERROR,
+)
+Report = Callable[[TrialReport], None]
 
 
 def seed_everything(seed: int) -> None:
@@ -159,27 +165,24 @@ class TrialState:
     def wall_s(self) -> float:
         return self.wall_before + time.perf_counter() - self.started
 
-    def payload(self, status: str, evaluation: Evaluation | None = None, **extra: Any) -> dict:
+    def report(
+        self, status: Status, evaluation: Evaluation | None = None, **extra: Any
+    ) -> TrialReport:
+        """The report of now: the rows logged since the last one, and `evaluation` if any."""
         rows, self.pending = self.pending, []
         restored, self.restored = self.restored, None
-        payload = {
-            "step": self.step,
-            "status": status,
-            "history": rows,
-            "metrics": evaluation.values if evaluation else {},
-            "not_computable": evaluation.not_computable if evaluation else {},
-            "files": None,
-            "kept": None,
-            "error": None,
-            "traceback": None,
-            "wall_s": self.wall_s,
-            "timing": self.timing.summary(self.step, self.wall_s),
-            "protocol": self.protocol,
-            "checkpoint": None,
-            "restored": restored,
-        }
-        payload.update(extra)
-        return payload
+        return TrialReport(
+            step=self.step,
+            status=status,
+            history=rows,
+            metrics=evaluation.values if evaluation else {},
+            not_computable=evaluation.not_computable if evaluation else {},
+            wall_s=self.wall_s,
+            timing=self.timing.summary(self.step, self.wall_s),
+            protocol=self.protocol,
+            restored=restored,
+            **extra,
+        )
 
     def evaluated(self, evaluation: Evaluation) -> None:
         self.evaluations.append(
@@ -277,7 +280,7 @@ def run_trial(
     report: Report,
     resume: dict[str, Any] | None = None,
     resume_source: str | None = None,
-) -> str:
+) -> Status:
     """Train `trial` to its budget, evaluating at its evaluation steps and checkpointing every
     `checkpoint_every`; continue from the checkpoint `resume` when given. Returns the final status.
     """
@@ -286,7 +289,7 @@ def run_trial(
         return _train(trial, assets, report, state, resume, resume_source)
     except Exception as exc:  # a model's bug fails its trial, never the suite
         report(
-            state.payload(
+            state.report(
                 ERROR, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()
             )
         )
@@ -300,7 +303,7 @@ def _train(
     state: TrialState,
     resume: dict[str, Any] | None,
     resume_source: str | None,
-) -> str:
+) -> Status:
     began = time.perf_counter()
     device = configure_torch(trial.resources)
     seed_everything(trial.seed)
@@ -327,7 +330,7 @@ def _train(
                 evaluation = evaluator.finish(Evaluation(step), state.history, model)
             state.evaluated(evaluation)
             timing.add_metrics(evaluation)
-            report(state.payload(DIVERGED, evaluation, error=error, **kept(state, model)))
+            report(state.report(DIVERGED, evaluation, error=error, **kept(state, model)))
             return DIVERGED
         final = step == steps
         evaluation = None
@@ -344,9 +347,9 @@ def _train(
                 pictures = trial_pictures(evaluation, assets, model, trial.seed)
             files = kept(state, model)
             files["files"] = {**pictures, **files["files"]}
-            report(state.payload(COMPLETED, evaluation, **files))
+            report(state.report(COMPLETED, evaluation, **files))
         elif evaluation is not None or saved is not None:
-            report(state.payload(RUNNING, evaluation, checkpoint=saved))
+            report(state.report(RUNNING, evaluation, checkpoint=saved))
     return COMPLETED
 
 

@@ -13,6 +13,7 @@ from bench.data import DATASETS
 from bench.results.record import TrialRecord
 from bench.results.store import RunStore
 from bench.suite import expand, load_suite
+from bench.trial.report import TrialReport
 from tests.conftest import TINY_SUITE, write_suite
 
 runner = CliRunner()
@@ -50,16 +51,18 @@ def finished_run(tmp_path, suite, modes: list[float]):
         store.write_config(trial)
         record = TrialRecord(trial)
         record.absorb(
-            {
-                "step": 10,
-                "status": "completed",
-                "history": [{"step": 10, "loss_d": 1.0}],
-                "metrics": {"modes": value},
-                "not_computable": {},
-                "error": None,
-                "traceback": None,
-                "wall_s": 1.0,
-            }
+            TrialReport.from_result(
+                {
+                    "step": 10,
+                    "status": "completed",
+                    "history": [{"step": 10, "loss_d": 1.0}],
+                    "metrics": {"modes": value},
+                    "not_computable": {},
+                    "error": None,
+                    "traceback": None,
+                    "wall_s": 1.0,
+                }
+            )
         )
         store.write_trial(record)
     store.finish("complete", {"completed": len(trials)})

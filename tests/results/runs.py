@@ -10,6 +10,7 @@ from bench.results.record import TrialRecord, count_statuses
 from bench.results.store import RunStore
 from bench.suite import expand, parse_suite
 from bench.trial.evaluate import prepare_dataset
+from bench.trial.report import TrialReport
 from bench.trial.train import run_trial
 
 KEPT_SUITE = """\
@@ -38,9 +39,9 @@ def run_in_process(root: Path, text: str) -> Path:
         store.write_config(trial)
         record = TrialRecord(trial)
 
-        def report(payload: dict, record: TrialRecord = record) -> None:
-            record.absorb(payload)
-            store.write_trial(record, payload.get("files"))
+        def report(sent: TrialReport, record: TrialRecord = record) -> None:
+            record.absorb(sent)
+            store.write_trial(record, sent.files)
 
         run_trial(trial, assets, report)
         records.append(record)

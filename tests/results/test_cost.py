@@ -19,6 +19,7 @@ from bench.results.store import RunStore
 from bench.run.progress import ProgressView
 from bench.suite import expand, parse_suite
 from bench.trial.evaluate import Evaluator
+from bench.trial.report import TrialReport
 from tests.results.runs import KEPT_SUITE, run_in_process
 
 PARTS = ("setup_s", "train_s", "evaluate_s", "pictures_s", "checkpoint_s", "keep_s")
@@ -110,19 +111,21 @@ def written_run(tmp_path, fids: list[list[float]], timing: bool):
         record = TrialRecord(trial)
         for step, fid in zip((10, 20, 30), values, strict=True):
             record.absorb(
-                {
-                    "step": step,
-                    "status": "completed" if step == 30 else "running",
-                    "history": [],
-                    "metrics": {"fid": fid},
-                    "not_computable": {},
-                    "error": None,
-                    "traceback": None,
-                    "wall_s": 4.0,
-                    "timing": {"wall_s": 4.0, "evaluate_s": 1.0, "steps_per_s": 50.0}
-                    if timing
-                    else None,
-                }
+                TrialReport.from_result(
+                    {
+                        "step": step,
+                        "status": "completed" if step == 30 else "running",
+                        "history": [],
+                        "metrics": {"fid": fid},
+                        "not_computable": {},
+                        "error": None,
+                        "traceback": None,
+                        "wall_s": 4.0,
+                        "timing": {"wall_s": 4.0, "evaluate_s": 1.0, "steps_per_s": 50.0}
+                        if timing
+                        else None,
+                    }
+                )
             )
         store.write_trial(record)
     store.finish("complete", {"completed": len(trials)})

@@ -15,6 +15,7 @@ from bench.results.layout import RUN_FILE, find_run
 from bench.results.record import TrialRecord
 from bench.results.store import ensure_writable, history_csv
 from bench.suite import expand, parse_suite
+from bench.trial.report import Status, TrialReport
 
 SUITE = """\
 name: board
@@ -27,18 +28,14 @@ tracking: {wandb: disabled}
 """
 
 
-def payload(step, status="running", rows=(), metrics=None):
-    return {
-        "step": step,
-        "status": status,
-        "history": [{"step": s, "loss": float(s)} for s in rows],
-        "metrics": metrics or {},
-        "not_computable": {},
-        "files": None,
-        "error": None,
-        "traceback": None,
-        "wall_s": 1.0,
-    }
+def payload(step, status="running", rows=(), metrics=None) -> TrialReport:
+    return TrialReport(
+        step=step,
+        status=Status(status),
+        history=[{"step": s, "loss": float(s)} for s in rows],
+        metrics=metrics or {},
+        wall_s=1.0,
+    )
 
 
 def test_a_retried_trial_replaces_its_rows_instead_of_duplicating_them():

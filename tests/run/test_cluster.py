@@ -139,6 +139,6 @@ def test_trials_spread_survive_a_lost_node_and_a_dead_worker(cluster, tmp_path):
             continue
         assert steps == list(range(1, 31))
         assert [e["step"] for e in metrics[trial.model_label]["evaluations"]] == [10, 20, 30]
-        reports: list[dict] = []
+        reports: list = []
         run_trial(trial, assets, reports.append)  # uninterrupted, in this process
-        assert metrics[trial.model_label]["final"] == reports[-1]["metrics"]
+        assert metrics[trial.model_label]["final"] == reports[-1].metrics

@@ -17,6 +17,7 @@ from bench.run.tune import RunCallback, check_capacity, tune_resources
 from bench.suite import expand, parse_suite
 from bench.tracking import Tracker
 from bench.trial.evaluate import prepare_dataset
+from bench.trial.report import TrialReport
 
 SUITE = """\
 name: glue
@@ -162,7 +163,7 @@ def test_progress_prints_one_plain_line_per_event_outside_a_terminal():
     with view:
         first.status = "running"
         view.started(first)
-        first.absorb({**REPORT, "metrics": {"fid": 0.5}})
+        first.absorb(TrialReport.from_result({**REPORT, "metrics": {"fid": 0.5}}))
         view.finished(first)
         second.status, second.error = "error", "RuntimeError: boom"
         view.finished(second)

@@ -9,6 +9,7 @@ from bench.results.record import TrialRecord
 from bench.suite import expand, parse_suite
 from bench.trial import checkpoint
 from bench.trial.evaluate import prepare_dataset
+from bench.trial.report import TrialReport
 from bench.trial.train import COMPLETED, RUNNING, run_trial
 
 SUITE = """\
@@ -31,8 +32,8 @@ def trial_of(model: str):
     return trial
 
 
-def collect(trial, assets, resume=None) -> list[dict]:
-    payloads: list[dict] = []
+def collect(trial, assets, resume=None) -> list[TrialReport]:
+    payloads: list[TrialReport] = []
     run_trial(trial, assets, payloads.append, resume=resume)
     return payloads
 
@@ -48,23 +49,23 @@ def record_of(trial, payloads) -> TrialRecord:
 def test_a_trial_continued_from_a_checkpoint_matches_the_uninterrupted_one(ring8, model, tmp_path):
     trial = trial_of(model)
     whole = collect(trial, ring8)
-    assert [p["step"] for p in whole] == [4, 8, 12, 16, 20, 24]
-    assert [p["checkpoint"] is not None for p in whole] == [True] * 5 + [False]
-    assert [p["status"] for p in whole] == [RUNNING] * 5 + [COMPLETED]
+    assert [p.step for p in whole] == [4, 8, 12, 16, 20, 24]
+    assert [p.checkpoint is not None for p in whole] == [True] * 5 + [False]
+    assert [p.status for p in whole] == [RUNNING] * 5 + [COMPLETED]
 
     # "kill" the trial after step 12: only its checkpoint survives, written to disk and read back
-    saved = checkpoint.save(whole[2]["checkpoint"], tmp_path / "checkpoint_000002")
+    saved = checkpoint.save(whole[2].checkpoint, tmp_path / "checkpoint_000002")
     state = checkpoint.load(saved)
     assert state["step"] == 12
     resumed = collect(trial, ring8, resume=state)
-    assert [p["step"] for p in resumed] == [16, 20, 24]
-    assert resumed[0]["restored"]["step"] == 12 and resumed[1]["restored"] is None
+    assert [p.step for p in resumed] == [16, 20, 24]
+    assert resumed[0].restored["step"] == 12 and resumed[1].restored is None
 
-    assert resumed[-1]["metrics"] == whole[-1]["metrics"]
+    assert resumed[-1].metrics == whole[-1].metrics
     # the same samples, drawn the same; the same kept models, the best one found before the restore
-    assert resumed[-1]["files"] == whole[-1]["files"]
-    assert resumed[-1]["kept"] == whole[-1]["kept"]
-    assert resumed[-1]["checkpoint"] is None and whole[-1]["history"] == resumed[-1]["history"]
+    assert resumed[-1].files == whole[-1].files
+    assert resumed[-1].kept == whole[-1].kept
+    assert resumed[-1].checkpoint is None and whole[-1].history == resumed[-1].history
 
     # what the driver folds together is the same history and evaluations, without duplicates
     uninterrupted = record_of(trial, whole)
@@ -78,15 +79,15 @@ def test_a_trial_continued_from_a_checkpoint_matches_the_uninterrupted_one(ring8
 
 def test_a_checkpoint_of_another_trial_is_refused(ring8):
     gan, vae = trial_of("gan"), trial_of("vae")
-    state = collect(gan, ring8)[0]["checkpoint"]
+    state = collect(gan, ring8)[0].checkpoint
     (final,) = collect(vae, ring8, resume=state)
-    assert final["status"] == "error" and "belongs to trial" in final["error"]
+    assert final.status == "error" and "belongs to trial" in final.error
 
 
 def test_a_corrupted_latest_checkpoint_falls_back_to_the_previous(ring8, tmp_path):
     payloads = collect(trial_of("gan"), ring8)
-    older = checkpoint.save(payloads[0]["checkpoint"], tmp_path / "checkpoint_000000")
-    newer = checkpoint.save(payloads[1]["checkpoint"], tmp_path / "checkpoint_000001")
+    older = checkpoint.save(payloads[0].checkpoint, tmp_path / "checkpoint_000000")
+    newer = checkpoint.save(payloads[1].checkpoint, tmp_path / "checkpoint_000001")
     assert checkpoint.load_newest([older, newer]).state["step"] == 8
 
     state_file = newer / checkpoint.STATE_FILE
@@ -116,11 +117,11 @@ def test_time_spent_before_a_checkpoint_is_still_counted_after_a_restore(ring8, 
     monkeypatch.setattr(Evaluator, "__call__", timed)
     trial = trial_of("gan")
     whole = collect(trial, ring8)
-    state = whole[2]["checkpoint"]  # step 12: evaluated at 8
+    state = whole[2].checkpoint  # step 12: evaluated at 8
     assert state["timing"]["metrics_s"] == {"modes": 0.5}
     resumed = collect(trial, ring8, resume=state)
-    timing = resumed[-1]["timing"]
-    assert timing["metrics_s"] == whole[-1]["timing"]["metrics_s"] == {"modes": 1.5}
+    timing = resumed[-1].timing
+    assert timing["metrics_s"] == whole[-1].timing["metrics_s"] == {"modes": 1.5}
     assert timing["train_s"] > state["timing"]["train_s"] > 0
     assert timing["setup_s"] > state["timing"]["setup_s"]  # a second attempt, set up again
     assert timing["wall_s"] > state["wall_s"]
