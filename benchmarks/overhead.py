@@ -35,9 +35,9 @@ def direct(suite, trial) -> float:
     start = time.perf_counter()
     ref = suite.datasets[0]
     assets = prepare_dataset(ref.name, ref.params, ref.label, suite.budget.eval_samples)
-    reports: list[dict] = []
+    reports: list = []
     status = run_trial(trial, assets, reports.append)
-    assert status == "completed", reports[-1]["error"]
+    assert status == "completed", reports[-1].error
     return time.perf_counter() - start
 
 
