@@ -13,8 +13,6 @@ is measured, and the folder appears whole or not at all (built under a temporary
 
 from __future__ import annotations
 
-import csv
-import json
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -23,15 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from bench.errors import BenchError
-from bench.io import write_json
 from bench.registry import suggest
 from bench.report.markdown import write_leaderboard
 from bench.results.aggregate import Leaderboard, aggregate
-from bench.results.layout import RUN_FILE, SUITE_FILE, TRIALS_DIR, find_run, load_trials
-from bench.results.record import now
+from bench.results.folder import RunFolder, load_trials
+from bench.results.layout import HISTORY_FILE, find_run
+from bench.results.record import Status, TrialRecord, now
 from bench.trial import Trial
 from bench.trial.evaluate import DatasetAssets, Evaluation, Evaluator, prepare_dataset
 from bench.trial.kept import KEPT_FILES, kept_path, open_kept
@@ -48,7 +45,6 @@ class Remeasure:
     which: str
     trials: list[tuple[Trial, dict[str, Any]]]  # every trial of the run, with its metrics.json
     measured: dict[str, list[str]]  # trial id of each completed trial -> metrics to measure
-    reference: int  # real training points the metrics compare with, as in the run
 
 
 def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
@@ -81,7 +77,7 @@ def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
             fix="measure with metrics that apply to every trial of the run (`bench list metrics`), "
             "and the kept model each trial has (--which final or best); nothing was written",
         )
-    return Remeasure(run_dir, which, trials, measured, reference_count(run_dir, completed))
+    return Remeasure(run_dir, which, trials, measured)
 
 
 def check_names(metrics: list[str] | None) -> None:
@@ -105,7 +101,7 @@ def trial_problems(
     from bench.models import MODELS
     from bench.probes import unmeasurable
 
-    folder = run_dir / TRIALS_DIR / trial.trial_id
+    folder = RunFolder(run_dir).trial_dir(trial.trial_id)
     problems = []
     try:
         kept_path(folder, which)
@@ -117,7 +113,7 @@ def trial_problems(
     for name in measured[trial.trial_id]:
         metric = METRICS.get(name)
         reason = metric.applies(dataset.eval_spec, dataset.info) or unmeasurable(metric, model_cls)
-        if reason is None and metric.inputs == "history" and not (folder / "history.csv").is_file():
+        if reason is None and metric.inputs == "history" and not (folder / HISTORY_FILE).is_file():
             reason = "it is measured on the training history, and history.csv is missing"
         if reason is not None:
             problems.append(
@@ -125,16 +121,6 @@ def trial_problems(
                 f"({trial.model_label} on {trial.dataset_label}): {reason}"
             )
     return problems
-
-
-def reference_count(run_dir: Path, completed: list[tuple[Trial, dict]]) -> int:
-    """The reference set's size the run measured against: the suite's eval_samples (what the
-    driver prepared each dataset with), else the first trial's."""
-    try:
-        suite = yaml.safe_load((run_dir / SUITE_FILE).read_text())
-        return int(suite["budget"]["eval_samples"])
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError):
-        return int(completed[0][0].budget["eval_samples"])
 
 
 def remeasure(
@@ -168,12 +154,15 @@ def free_name(parent: Path, stamp: str) -> Path:
 
 
 def prepare(todo: Remeasure) -> dict[str, DatasetAssets]:
-    """Each measured dataset once, with the run's reference set."""
+    """Each measured dataset once, with the reference set its trials were measured against."""
     assets: dict[str, DatasetAssets] = {}
     for trial, _ in todo.trials:
         if trial.trial_id in todo.measured and trial.dataset_label not in assets:
             assets[trial.dataset_label] = prepare_dataset(
-                trial.dataset, trial.dataset_params, trial.dataset_label, todo.reference
+                trial.dataset,
+                trial.dataset_params,
+                trial.dataset_label,
+                trial.budget["reference_samples"],
             )
     return assets
 
@@ -181,24 +170,24 @@ def prepare(todo: Remeasure) -> dict[str, DatasetAssets]:
 def write_folder(
     todo: Remeasure, assets: dict[str, DatasetAssets], folder: Path, stamp: str, started: str
 ) -> None:
-    meta = load_meta(todo.run_dir)
+    meta, written_to = RunFolder(todo.run_dir).meta(), RunFolder(folder)
     counts: dict[str, int] = {}
     evaluators: dict[tuple, Evaluator] = {}
     for trial, original in todo.trials:
         names = todo.measured.get(trial.trial_id)
         if names is None:  # not completed: on record as it was, measured from nothing
             written = trial
-            metrics = {k: original.get(k) for k in ("trial_id", "status", "step", "error")}
-            metrics.update(final={}, evaluations=[])
+            record = TrialRecord.from_metrics(trial, original)
+            record.evaluations = []
+            metrics = record.metrics_json()
         else:
             written = replace(trial, metrics=tuple(names))
             metrics = measure(todo, trial, names, assets[trial.dataset_label], evaluators)
-        status = metrics.get("status") or "pending"
+        status = Status.of(metrics.get("status"))
         counts[status] = counts.get(status, 0) + 1
-        write_json(folder / TRIALS_DIR / trial.trial_id / "config.json", written.to_dict())
-        write_json(folder / TRIALS_DIR / trial.trial_id / "metrics.json", metrics)
-    write_json(
-        folder / RUN_FILE,
+        written_to.write_config(written)
+        written_to.write_metrics(trial.trial_id, metrics)
+    written_to.write_meta(
         {
             "suite": meta.get("suite", todo.trials[0][0].suite),
             "run_id": f"{meta.get('run_id', todo.run_dir.name)} evaluation {stamp} "
@@ -213,10 +202,6 @@ def write_folder(
     )
 
 
-def load_meta(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / RUN_FILE).read_text())
-
-
 def measure(
     todo: Remeasure,
     trial: Trial,
@@ -226,8 +211,8 @@ def measure(
 ) -> dict[str, Any]:
     """One trial's kept model measured exactly as its own evaluations were: the evaluator fits
     the model's sampler on the training data, then draws eval_samples with the trial's seed."""
-    folder = todo.run_dir / TRIALS_DIR / trial.trial_id
-    _, model, kept = open_kept(folder, todo.which)
+    result = RunFolder(todo.run_dir).trial(trial.trial_id)
+    _, model, kept = open_kept(result.folder, todo.which)
     n = int(trial.budget["eval_samples"])
     key = (trial.dataset_label, tuple(names), n)
     if key not in evaluators:
@@ -235,43 +220,35 @@ def measure(
     began = time.perf_counter()
     evaluation = evaluators[key](model, kept["step"], seed=trial.seed)
     if evaluators[key].history_metrics:
-        evaluation = evaluators[key].finish(evaluation, read_history(folder), model)
+        evaluation = evaluators[key].finish(evaluation, result.history(), model)
     seconds = time.perf_counter() - began
-    return trial_metrics(trial, evaluation, kept, todo.which, seconds)
+    return trial_metrics(trial, evaluation, kept, todo.which, seconds, evaluators[key].protocol())
 
 
 def trial_metrics(
-    trial: Trial, evaluation: Evaluation, kept: dict[str, Any], which: str, seconds: float
+    trial: Trial,
+    evaluation: Evaluation,
+    kept: dict[str, Any],
+    which: str,
+    seconds: float,
+    protocol: dict[str, Any],
 ) -> dict[str, Any]:
+    """The metrics.json of one re-measured trial: a record like the run's own (its protocol
+    included, so `bench compare` can check it), saying which kept model it measured."""
     spent = getattr(evaluation, "seconds", None) or {}
-    return {
-        "trial_id": trial.trial_id,
-        "status": "completed",
-        "step": kept["step"],
-        "steps_budget": trial.budget["steps"],
-        "error": None,
-        "final": evaluation.values,
-        "not_computable": evaluation.not_computable,
-        "evaluations": [
-            {
-                "step": kept["step"],
-                "metrics": evaluation.values,
-                "not_computable": evaluation.not_computable,
-            }
-        ],
-        "measured_from": {"which": which, "file": KEPT_FILES[which], "step": kept["step"]},
-        "timing": {
-            "evaluate_s": round(seconds, 4),
-            "metrics_s": {k: round(v, 4) for k, v in spent.items()},
-            "wall_s": round(seconds, 4),
-        },
+    record = TrialRecord(trial, status=Status.COMPLETED, step=kept["step"], wall_s=seconds)
+    record.evaluations = [
+        {
+            "step": kept["step"],
+            "metrics": evaluation.values,
+            "not_computable": evaluation.not_computable,
+        }
+    ]
+    record.measured_from = {"which": which, "file": KEPT_FILES[which], "step": kept["step"]}
+    record.timing = {
+        "evaluate_s": round(seconds, 4),
+        "metrics_s": {k: round(v, 4) for k, v in spent.items()},
+        "wall_s": round(seconds, 4),
     }
-
-
-def read_history(folder: Path) -> list[dict[str, float]]:
-    """history.csv back as the rows the trial logged (a key a row lacked is an empty cell)."""
-    with open(folder / "history.csv", newline="") as handle:
-        return [
-            {k: int(v) if k == "step" else float(v) for k, v in row.items() if v != ""}
-            for row in csv.DictReader(handle)
-        ]
+    record.protocol = protocol
+    return record.metrics_json()

@@ -8,10 +8,8 @@ reached it.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -21,21 +19,11 @@ MAX_POINTS = 200  # per curve: enough for the shape, few enough for a light figu
 Series = tuple[np.ndarray, np.ndarray]  # (steps, values) of one seed
 
 
-def read_history(path: Path) -> dict[str, np.ndarray]:
-    """history.csv as columns of floats ('step' included); empty cells are NaN."""
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    names = list(rows[0]) if rows else []
-    return {n: np.array([to_float(r.get(n)) for r in rows], dtype=float) for n in names}
-
-
-def to_float(cell: str | None) -> float:
-    try:
-        return float(cell) if cell not in (None, "") else math.nan
-    except ValueError:
-        return math.nan
+def history_columns(rows: Sequence[dict[str, float]]) -> dict[str, np.ndarray]:
+    """A trial's history rows (bench.results.folder.TrialResult.history) as columns of floats
+    ('step' included); a key a row did not log is NaN there."""
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    return {n: np.array([row.get(n, math.nan) for row in rows], dtype=float) for n in names}
 
 
 def bins_of(steps: np.ndarray, max_points: int) -> tuple[np.ndarray, np.ndarray, int]:

@@ -12,8 +12,10 @@ from html import escape
 from pathlib import Path
 
 from bench.plots import Band, Panel, panels_png
-from bench.report.curves import evaluation_series, read_history, seed_band
+from bench.report.curves import evaluation_series, history_columns, seed_band
 from bench.report.markdown import ARROWS, COST_HEADER, cost_cells, leaderboard_cells, mean_std
+from bench.results.folder import read_history
+from bench.results.layout import HISTORY_FILE
 from bench.results.protocol import shared_protocol
 from bench.results.runs import RowKey, RunData, row_key
 from bench.results.sensitivity import Sensitivity
@@ -238,7 +240,7 @@ def row_part(run: RunData, key: RowKey) -> str:
     head = f'<div class="row"><h4>{escape(row_label(key))}</h4>'
     if not trials:
         return head + "<p>no trial files</p></div>"
-    histories = [read_history(run.trial_dir(t) / "history.csv") for t, _ in trials]
+    histories = [history_columns(read_history(run.trial_dir(t) / HISTORY_FILE)) for t, _ in trials]
     curves = loss_curves(trials[0][0].model, histories, row_label(key))
     first = trials[0][0]
     pictures = pictures_part(run.trial_dir(first), f"{row_label(key)}", first.seed)

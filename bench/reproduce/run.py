@@ -86,7 +86,7 @@ def reference_comparisons(suite: Suite, trials: Sequence[Trial]) -> list[Compari
 def reproduce_run(suite: Suite, run_dir: Path) -> tuple[list[Comparison], Path]:
     """Compare the finished run in `run_dir` with the suite's published section; writes
     reproduction.md/.json into the run folder. Returns the comparisons and the markdown's path."""
-    from bench.results.layout import load_trials
+    from bench.results.folder import load_trials
 
     if suite.published is None:
         raise BenchError(

@@ -2,7 +2,8 @@
 leaderboards. Nothing here renders: bench.report does."""
 
 from bench.results.aggregate import Leaderboard, Row, aggregate
-from bench.results.layout import RUN_FILE, SUITE_FILE, TRIALS_DIR, find_run, load_trials
+from bench.results.folder import RunFolder, TrialResult, load_trials
+from bench.results.layout import RUN_FILE, SUITE_FILE, TRIALS_DIR, find_run
 from bench.results.record import FINAL, TrialRecord, count_statuses
 from bench.results.store import RunStore, ensure_writable
 
@@ -13,8 +14,10 @@ __all__ = [
     "TRIALS_DIR",
     "Leaderboard",
     "Row",
+    "RunFolder",
     "RunStore",
     "TrialRecord",
+    "TrialResult",
     "aggregate",
     "count_statuses",
     "ensure_writable",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.results.layout import RUN_FILE, load_trials
+from bench.results.folder import RunFolder
 from bench.results.record import FINAL
 from bench.results.sensitivity import Sensitivity, sensitivities
 from bench.trial import Trial
@@ -201,11 +201,12 @@ def aggregate(run_dir: Path) -> Leaderboard:
     """Group a run's trials over seeds and rank each dataset's rows by its first metric."""
     from bench.metrics.base import METRICS
 
-    meta = json.loads((run_dir / RUN_FILE).read_text())
+    folder = RunFolder(run_dir)
+    meta = folder.meta()
     groups: dict[tuple[str, str, str], Row] = {}
     tables: dict[str | None, dict[str, str]] = {None: {}}
     over_training = {k for _, m in METRICS if m.inputs == "history" for k in m.directions}
-    trials = load_trials(run_dir)
+    trials = folder.pairs()
     for trial, metrics in trials:
         for name in trial.metrics:
             metric = METRICS.get(name)

@@ -1,4 +1,5 @@
-"""The layout of a run folder (the one place its names are spelt) and the readers of its files.
+"""The layout of a run folder: the one place its names are spelt (bench.results.folder reads and
+writes the files).
 
 results/<suite>/<run-id>/
     run.json  suite.yaml  leaderboard.csv  leaderboard.md
@@ -8,15 +9,14 @@ results/<suite>/<run-id>/
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from bench.errors import BenchError
-from bench.trial import Trial
 
 RUN_FILE, SUITE_FILE, TRIALS_DIR = "run.json", "suite.yaml", "trials"
+# one trial's folder
+CONFIG_FILE, METRICS_FILE, HISTORY_FILE = "config.json", "metrics.json", "history.csv"
+ERROR_FILE, SAMPLES_FILE = "error.txt", "samples.png"
 TUNE_PREFIX = "tune"  # Tune's experiment folders (checkpoints) inside the run folder
 
 
@@ -33,30 +33,3 @@ def find_run(path: Path) -> Path:
             "(results/<suite>) that holds at least one run",
         )
     return runs[-1]
-
-
-def load_trials(run_dir: Path) -> list[tuple[Trial, dict[str, Any]]]:
-    """(config, metrics.json) of every trial of a run; trials without results count as pending."""
-    found = []
-    for config in sorted((run_dir / TRIALS_DIR).glob("*/config.json")):
-        trial = Trial.from_dict(json.loads(config.read_text()))
-        metrics_file = config.parent / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        found.append(from_legacy(trial, metrics))
-    return found
-
-
-LEGACY_STABILITY = "stability"  # runs before one metric channel kept it beside `final`
-
-
-def from_legacy(trial: Trial, metrics: dict[str, Any]) -> tuple[Trial, dict[str, Any]]:
-    """A trial written before stability was a metric like the others (a separate `stability`
-    field in metrics.json, not in the trial's metrics) read as it would be written today."""
-    legacy = metrics.get(LEGACY_STABILITY)
-    if legacy is None:
-        return trial, metrics
-    metrics = {k: v for k, v in metrics.items() if k != LEGACY_STABILITY}
-    metrics["final"] = {**metrics.get("final", {}), **legacy}
-    if LEGACY_STABILITY not in trial.metrics:
-        trial = replace(trial, metrics=(*trial.metrics, LEGACY_STABILITY))
-    return trial, metrics

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from bench.trial import Trial
 from bench.trial.report import FINAL, Status, TrialReport
 
-__all__ = ["FINAL", "Status", "TrialRecord", "count_statuses", "now"]
+__all__ = ["FINAL", "Files", "Status", "TrialRecord", "TrialSink", "count_statuses", "now"]
+
+Files = dict[str, bytes]  # a report's files for the trial's folder: name -> bytes
 
 
 def now() -> str:
@@ -36,6 +38,8 @@ class TrialRecord:
     timing: dict[str, Any] = field(default_factory=dict)
     kept: dict[str, dict[str, Any]] = field(default_factory=dict)  # "final"/"best" -> its file
     protocol: dict[str, Any] = field(default_factory=dict)  # how its numbers were measured
+    # `bench evaluate --run`: the kept model these numbers were measured from, again
+    measured_from: dict[str, Any] | None = None
 
     @classmethod
     def from_metrics(cls, trial: Trial, metrics: dict[str, Any]) -> TrialRecord:
@@ -49,6 +53,7 @@ class TrialRecord:
         record.timing = dict(metrics.get("timing", {}))
         record.kept = dict(metrics.get("kept", {}))
         record.protocol = dict(metrics.get("protocol", {}))
+        record.measured_from = metrics.get("measured_from")
         return record
 
     def absorb(self, report: TrialReport) -> None:
@@ -86,9 +91,11 @@ class TrialRecord:
         return self.evaluations[-1] if self.evaluations else {"metrics": {}, "not_computable": {}}
 
     def metrics_json(self) -> dict[str, Any]:
+        """The trial's metrics.json (bench.results.folder adds its format)."""
+        measured_from = {"measured_from": self.measured_from} if self.measured_from else {}
         return {
             "trial_id": self.trial.trial_id,
-            "status": self.status,
+            "status": Status.of(self.status).value,
             "step": self.step,
             "steps_budget": self.trial.budget["steps"],
             "error": self.error,
@@ -102,6 +109,7 @@ class TrialRecord:
             "timing": self.timing,
             "kept": self.kept,
             "protocol": self.protocol,
+            **measured_from,
         }
 
 
@@ -111,3 +119,18 @@ def count_statuses(records: Any) -> dict[str, int]:
     for record in records:
         counts[record.status] = counts.get(record.status, 0) + 1
     return counts
+
+
+class TrialSink(Protocol):
+    """Where a trial's record goes as its reports arrive, on the driver: the results store, the
+    tracker and the progress view, called in that order (so the files are on disk before the
+    others look at them)."""
+
+    def started(self, record: TrialRecord) -> None:
+        """The trial started (or restarted, in a resumed run)."""
+
+    def reported(self, record: TrialRecord, files: Files) -> None:
+        """A report was folded into `record` (it may carry files for the trial's folder)."""
+
+    def finished(self, record: TrialRecord, files: Files) -> None:
+        """The trial ended, with any status; `files` are its last report's."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.aggregate import Leaderboard, Row, aggregate
-from bench.results.layout import RUN_FILE, TRIALS_DIR, find_run, load_trials
+from bench.results.folder import RunFolder
 from bench.trial import Trial
 
 RowKey = tuple[str, str, str]  # (dataset, model, variant), as a leaderboard row names itself
@@ -45,7 +45,7 @@ class RunData:
         return sorted(members, key=lambda item: item[0].seed)
 
     def trial_dir(self, trial: Trial) -> Path:
-        return self.path / TRIALS_DIR / trial.trial_id
+        return RunFolder(self.path).trial_dir(trial.trial_id)
 
     def protocols(self, key: RowKey) -> list[dict[str, Any] | None]:
         """The distinct protocols the row's trials were measured with; None stands for trials
@@ -67,6 +67,5 @@ def trial_key(trial: Trial) -> RowKey:
 
 def load_run(path: Path) -> RunData:
     """A run folder (or the newest run of a suite's results folder), aggregated."""
-    run_dir = find_run(Path(path))
-    meta = json.loads((run_dir / RUN_FILE).read_text())
-    return RunData(run_dir, meta, aggregate(run_dir), load_trials(run_dir))
+    folder = RunFolder.find(Path(path))
+    return RunData(folder.path, folder.meta(), aggregate(folder.path), folder.pairs())

@@ -13,9 +13,6 @@ the leaderboard files appear only once it has, so a partial folder never looks c
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import platform
 import secrets
@@ -28,25 +25,20 @@ import yaml
 
 from bench import __version__
 from bench.errors import BenchError
-from bench.io import write_bytes, write_json, write_text
+from bench.io import write_text
 from bench.results.aggregate import Leaderboard, aggregate
+from bench.results.folder import RunFolder
 from bench.results.layout import (
-    RUN_FILE,
     SUITE_FILE,
-    TRIALS_DIR,
     TUNE_PREFIX,
     find_run,
 )
-from bench.results.record import TrialRecord, now
+from bench.results.record import Files, TrialRecord, now
 from bench.suite.schema import Suite
-from bench.trial import Trial
 
 
-class RunStore:
+class RunStore(RunFolder):
     """One run folder: created before any trial starts, finished when the suite ends."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
 
     @classmethod
     def create(cls, root: Path, suite: Suite, n_trials: int) -> RunStore:
@@ -56,7 +48,7 @@ class RunStore:
         store = cls(suite_dir / run_id)
         store.path.mkdir()
         write_text(store.path / SUITE_FILE, suite_yaml(suite))
-        write_json(store.path / RUN_FILE, run_metadata(suite, run_id, n_trials))
+        store.write_meta(run_metadata(suite, run_id, n_trials))
         return store
 
     @classmethod
@@ -68,28 +60,16 @@ class RunStore:
     def run_id(self) -> str:
         return self.path.name
 
-    def meta(self) -> dict[str, Any]:
-        return json.loads((self.path / RUN_FILE).read_text())
-
     def reopen(self) -> None:
         """A driver resumes this run: it is running again, and the resume is on record."""
         meta = self.meta()
         meta.update(status="running", finished=None)
         meta.setdefault("resumed", []).append(now())
-        write_json(self.path / RUN_FILE, meta)
+        self.write_meta(meta)
 
     def stored_trials(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         """trial id -> (config.json, metrics.json or {}) of every trial this run has written."""
-        found = {}
-        for config in sorted((self.path / TRIALS_DIR).glob("*/config.json")):
-            metrics_file = config.parent / "metrics.json"
-            metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-            found[config.parent.name] = (json.loads(config.read_text()), metrics)
-        return found
-
-    def checkpoints(self, trial_id: str) -> list[Path]:
-        """Every checkpoint folder Tune kept for this trial, over all drivers of this run."""
-        return sorted(self.path.glob(f"{TUNE_PREFIX}*/{trial_id}/checkpoint_*"))
+        return {trial_id: self.raw(trial_id) for trial_id in self.trial_ids()}
 
     def next_experiment(self) -> str:
         """Tune's experiment folder for this driver: `tune`, then `tune-2`, ... on each resume, so
@@ -101,28 +81,29 @@ class RunStore:
             f"{TUNE_PREFIX}-{n}" for n in range(2, 10_000) if f"{TUNE_PREFIX}-{n}" not in taken
         )
 
-    def trial_dir(self, trial_id: str) -> Path:
-        return self.path / TRIALS_DIR / trial_id
-
-    def write_config(self, trial: Trial) -> None:
-        write_json(self.trial_dir(trial.trial_id) / "config.json", trial.to_dict())
-
     def write_trial(self, record: TrialRecord, files: dict[str, bytes] | None = None) -> None:
         """metrics.json, history.csv and the files the trial sent (file name -> bytes: its
         pictures and kept models). Every file comes before metrics.json, which marks the trial
         done, so a finished trial never lacks one."""
-        folder = self.trial_dir(record.trial.trial_id)
-        for name, data in (files or {}).items():
-            write_bytes(folder / Path(name).name, data)
-        write_json(folder / "metrics.json", record.metrics_json())
-        write_text(folder / "history.csv", history_csv(record.history))
-        if record.traceback:
-            write_text(folder / "error.txt", record.traceback)
+        self.write_results(
+            record.trial.trial_id, record.metrics_json(), record.history, files, record.traceback
+        )
+
+    # --- a TrialSink: every report is on disk as it arrives ----------------------------------
+
+    def started(self, record: TrialRecord) -> None:
+        """Nothing to write: the trial's config.json was written when the run was planned."""
+
+    def reported(self, record: TrialRecord, files: Files) -> None:
+        self.write_trial(record, files)
+
+    def finished(self, record: TrialRecord, files: Files) -> None:
+        self.write_trial(record, files)
 
     def mark(self, status: str, counts: dict[str, int]) -> None:
-        meta = json.loads((self.path / RUN_FILE).read_text())
+        meta = self.meta()
         meta.update(status=status, finished=now(), counts=counts)
-        write_json(self.path / RUN_FILE, meta)
+        self.write_meta(meta)
 
     def finish(self, status: str, counts: dict[str, int]) -> Leaderboard:
         """Record how the run ended, and its leaderboard. Only a complete run gets leaderboard
@@ -170,12 +151,3 @@ def run_metadata(suite: Suite, run_id: str, n_trials: int) -> dict[str, Any]:
         },
         "host": platform.node(),
     }
-
-
-def history_csv(rows: list[dict[str, float]]) -> str:
-    keys = ["step"] + sorted({k for row in rows for k in row} - {"step"})
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()

@@ -19,7 +19,7 @@ from bench.results.resume import ResumePlan, plan_resume
 from bench.results.store import RunStore, ensure_writable
 from bench.run.progress import ProgressView
 from bench.run.tune import RunCallback, connect, disconnect, fit
-from bench.suite.plan import metric_names
+from bench.suite.plan import metric_names, reference_samples
 from bench.suite.schema import Suite
 from bench.tracking import make_tracker, require_wandb_login
 from bench.trial import Trial
@@ -156,6 +156,6 @@ def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[
             continue
         console.print(f"preparing dataset {ref.label} …")
         assets[ref.label] = prepare_dataset(
-            ref.name, ref.params, ref.label, suite.budget.eval_samples
+            ref.name, ref.params, ref.label, reference_samples(suite)
         )
     return assets

@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from bench.results.record import FINAL, TrialRecord
+from bench.results.record import FINAL, Files, TrialRecord
 
 FAILED = ("diverged", "error", "failed")
 DOMINANT_SHARE = 0.5  # a metric taking more of a finished trial's wall time than this is noted
@@ -72,10 +72,10 @@ class ProgressView:
             )
         self.refresh()
 
-    def reported(self, record: TrialRecord) -> None:
+    def reported(self, record: TrialRecord, files: Files | None = None) -> None:
         self.refresh()
 
-    def finished(self, record: TrialRecord) -> None:
+    def finished(self, record: TrialRecord, files: Files | None = None) -> None:
         metrics = record.final["metrics"]
         shown = "  ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:4])
         colour = "green" if record.status in ("completed", "stopped") else "red"

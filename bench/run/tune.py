@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from rich.markup import escape
 
 from bench.errors import BenchError
 from bench.plugins import import_plugins, plugin_modules
-from bench.results.record import FINAL, TrialRecord
+from bench.results.record import FINAL, Files, TrialRecord, TrialSink
 from bench.results.store import RunStore
 from bench.run.capacity import check_reachable, trials_per_node
 from bench.run.progress import ProgressView
@@ -209,13 +210,19 @@ class RunCallback(Callback):
         and are rebuilt by whichever driver resumes it, so only the run folder is kept."""
         return {"store": self.store}
 
+    @property
+    def sinks(self) -> tuple[TrialSink, ...]:
+        """Who hears of every record, in order: the store first, so files are on disk before
+        the tracker (which logs the sample picture) and the progress view look."""
+        return (GuardedStore(self), self.tracker, self.progress)
+
     def on_trial_start(self, iteration, trials, trial, **info) -> None:
         record = self.records[trial_id_of(trial)]
         if record.status in FINAL:
             return
         record.status = Status.RUNNING
-        self.tracker.trial_started(record)
-        self.progress.started(record)
+        for sink in self.sinks:
+            sink.started(record)
 
     def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
         record = self.records[trial_id_of(trial)]
@@ -225,17 +232,11 @@ class RunCallback(Callback):
         record.absorb(report)
         for note in report.warnings:
             self.progress.note(f"{record.trial.trial_id}: {note}")
-        files = report.files or {}
-        self.write(record, files)
         # Tune keeps every trial's last result in its experiment state and lets callbacks edit it
-        # in place; the bulky fields are on disk now, so only the small ones stay with Tune.
+        # in place; the bulky fields go to disk now, so only the small ones stay with Tune.
         for key in BULKY_RESULT_FIELDS:
             result.pop(key, None)
-        if record.status in FINAL:
-            self.finished(record, "samples.png" in files)
-        else:
-            self.tracker.trial_reported(record)
-            self.progress.reported(record)
+        self.deliver(record, report.files or {})
 
     def on_trial_complete(self, iteration, trials, trial, **info) -> None:
         """A trial ended without a final report of its own: the scheduler stopped it early."""
@@ -247,8 +248,7 @@ class RunCallback(Callback):
         record.error = f"stopped early by the scheduler at step {record.step}" + (
             f" ({shown})" if shown else ""
         )
-        self.write(record)
-        self.finished(record, False)
+        self.deliver(record, {})
 
     def on_trial_error(self, iteration, trials, trial, **info) -> None:
         """Tune gave up on a trial (its worker or node died more than max_failures times)."""
@@ -258,28 +258,47 @@ class RunCallback(Callback):
         error = trial.get_error()
         record.status = Status.FAILED
         record.error = f"worker failed: {error}".splitlines()[0] if error else "worker failed"
-        self.write(record)
-        self.finished(record, False)
+        self.deliver(record, {})
 
-    def write(self, record: TrialRecord, files: dict[str, bytes] | None = None) -> None:
-        """A results folder that stops taking files (full disk, read-only remount) stops the run:
-        what is on disk stays, and `bench run --resume` continues once there is room."""
+    def deliver(self, record: TrialRecord, files: Files) -> None:
+        """The record, as it now stands, to every sink: finished or reported."""
+        for sink in self.sinks:
+            if record.status in FINAL:
+                sink.finished(record, files)
+            else:
+                sink.reported(record, files)
+
+
+class GuardedStore:
+    """The run's store as a sink: a results folder that stops taking files (full disk, read-only
+    remount) stops the run; what is on disk stays, and `bench run --resume` continues once there
+    is room."""
+
+    def __init__(self, callback: RunCallback) -> None:
+        self.callback = callback
+
+    def started(self, record: TrialRecord) -> None:
+        self.callback.store.started(record)
+
+    def reported(self, record: TrialRecord, files: Files) -> None:
+        self.guarded(self.callback.store.reported, record, files)
+
+    def finished(self, record: TrialRecord, files: Files) -> None:
+        self.guarded(self.callback.store.finished, record, files)
+
+    def guarded(self, write: Callable[[TrialRecord, Files], None], record, files) -> None:
+        callback = self.callback
         try:
-            self.store.write_trial(record, files)
+            write(record, files)
         except OSError as exc:
-            if self.write_error is None:
-                self.write_error = BenchError(
-                    f"cannot write results to {self.store.path}: {exc.strerror or exc}; the run "
-                    "was stopped, trials finished before this are kept",
+            if callback.write_error is None:
+                callback.write_error = BenchError(
+                    f"cannot write results to {callback.store.path}: {exc.strerror or exc}; the "
+                    "run was stopped, trials finished before this are kept",
                     fix=f"free space or fix permissions there, then `bench run --resume "
-                    f"{self.store.path}` finishes the rest",
+                    f"{callback.store.path}` finishes the rest",
                 )
-                self.console.print(f"[red]error:[/red] {escape(self.write_error.what)}")
-
-    def finished(self, record: TrialRecord, has_picture: bool) -> None:
-        folder = self.store.trial_dir(record.trial.trial_id)
-        self.tracker.trial_finished(record, folder / "samples.png" if has_picture else None)
-        self.progress.finished(record)
+                callback.console.print(f"[red]error:[/red] {escape(callback.write_error.what)}")
 
 
 class WriteFailureStop(Stopper):

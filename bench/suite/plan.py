@@ -184,14 +184,24 @@ class Planner:
             base.pop("checkpoint_every")  # follows the model's own schedule
         if set(SCHEDULE_KEYS) & override.keys():  # the model's schedule replaces the suite's
             base = {k: v for k, v in base.items() if k not in SCHEDULE_KEYS}
+        if "reference_samples" in override:
+            self.fail(
+                f"model '{ref.row_label}' sets reference_samples, but every model on a dataset "
+                "is measured against the same reference set",
+                ("models", index, "budget", "reference_samples"),
+                "set reference_samples in the suite's budget, not a model's",
+            )
+            return None
         try:
-            return Budget.model_validate({**base, **override}).model_dump(exclude_none=True)
+            budget = Budget.model_validate({**base, **override}).model_dump(exclude_none=True)
         except ValidationError as exc:
             subject = f" of model '{ref.row_label}'"
             for err in exc.errors():
                 path = ("models", index, "budget", *err["loc"])
                 self.errors.append(explain(err, Budget, path, self.locator, "budget key", subject))
             return None
+        budget["reference_samples"] = reference_samples(self.suite)
+        return budget
 
     def known_datasets(self, entry: PlannedEntry) -> None:
         """A model's `datasets:` may only name datasets of the suite."""
@@ -318,3 +328,10 @@ def metric_names(chosen: list[str] | None) -> list[str]:
         return [n for n in metrics_in_order() if METRICS.get(n).by_default]
     over_training = [n for n in metrics_in_order() if METRICS.get(n).inputs == "history"]
     return list(chosen) + [n for n in over_training if n not in chosen]
+
+
+def reference_samples(suite: Suite) -> int:
+    """The size of every dataset's reference set (the real training points sample metrics
+    compare with): the suite's budget.reference_samples, else its eval_samples. Every trial's
+    budget carries it, so its config.json says what it was measured against."""
+    return suite.budget.reference_samples or suite.budget.eval_samples

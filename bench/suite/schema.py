@@ -69,6 +69,12 @@ class Budget(Strict):
     eval_samples: int = Field(
         2000, ge=2, description="samples generated per evaluation, a whole number >= 2"
     )
+    reference_samples: int | None = Field(
+        None,
+        ge=2,
+        description="real training points each sample metric compares with (one reference set "
+        "per dataset, so a suite-level key); defaults to the suite's eval_samples",
+    )
     checkpoint_every: int | None = Field(
         None,
         ge=1,

@@ -48,6 +48,7 @@ def trial_config(trial: Trial, run_id: str) -> dict[str, Any]:
         "dataset": trial.dataset_label,
         "feature_space": feature_space_of(trial),
         "eval_samples": trial.budget.get("eval_samples"),
+        "reference_samples": trial.budget.get("reference_samples"),
         "steps": trial.budget["steps"],
         "seed": trial.seed,
     }
@@ -133,7 +134,8 @@ def history_rows(
 def wandb_status(record: TrialRecord) -> str:
     from bench.results.record import FINAL
 
-    return record.status if record.status in FINAL else UNFINISHED
+    # the plain word: wandb files an Enum under its name ("COMPLETED")
+    return str(record.status) if record.status in FINAL else UNFINISHED
 
 
 def tags(record: TrialRecord) -> list[str]:

@@ -6,7 +6,6 @@ left alone, so repeating any of them writes nothing new."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -17,12 +16,12 @@ from typing import Any
 import yaml
 
 from bench.results.aggregate import Leaderboard, aggregate
-from bench.results.layout import RUN_FILE, SUITE_FILE, TRIALS_DIR, from_legacy
+from bench.results.folder import RunFolder
+from bench.results.layout import SAMPLES_FILE, SUITE_FILE
 from bench.results.record import TrialRecord
 from bench.tracking.content import LEADERBOARD, fingerprint, leaderboard_tables, stable_id
 from bench.tracking.ledger import Ledger
 from bench.tracking.runs import ARTIFACT_FILES, Destination, TrialRun, log_leaderboard
-from bench.trial import Trial
 
 REPRODUCTION_JSON = "reproduction.json"
 
@@ -30,36 +29,21 @@ REPRODUCTION_JSON = "reproduction.json"
 def destination(run_dir: Path, mode: str) -> Destination:
     """Where a run folder's wandb runs go, from its own files (run.json, suite.yaml's tracking)
     rather than a validated suite: an old run syncs even when a plugin it used is gone."""
-    meta = json.loads((Path(run_dir) / RUN_FILE).read_text())
+    meta = RunFolder(run_dir).meta()
     suite = yaml.safe_load((Path(run_dir) / SUITE_FILE).read_text()) or {}
     tracking = suite.get("tracking") or {}
     project = tracking.get("project") or "bench"
     return Destination(mode, project, tracking.get("entity"), meta["suite"], Path(run_dir))
 
 
-def read_history(path: Path) -> list[dict[str, float]]:
-    """history.csv as the rows the trial logged (an empty cell: the key was not logged then)."""
-    if not path.is_file():
-        return []
-    with path.open(newline="") as handle:
-        return [
-            {"step": int(row["step"]), **{k: float(v) for k, v in row.items() if k != "step" and v}}
-            for row in csv.DictReader(handle)
-        ]
-
-
 def trial_from_disk(run_dir: Path, trial_id: str) -> tuple[TrialRecord, Path | None] | None:
     """A trial's record (history included) and its sample picture; None before its first report."""
-    folder = Path(run_dir) / TRIALS_DIR / trial_id
-    metrics_file = folder / "metrics.json"
-    if not metrics_file.is_file():
+    result = RunFolder(run_dir).trial(trial_id)
+    if not result.metrics:
         return None
-    trial = Trial.from_dict(json.loads((folder / "config.json").read_text()))
-    trial, metrics = from_legacy(trial, json.loads(metrics_file.read_text()))
-    record = TrialRecord.from_metrics(trial, metrics)
-    record.history = read_history(folder / "history.csv")
-    picture = folder / "samples.png"
-    return record, picture if picture.is_file() else None
+    record = TrialRecord.from_metrics(result.trial, result.metrics)
+    record.history = result.history()
+    return record, result.file(SAMPLES_FILE)
 
 
 def log_trial(dest: Destination, ledger: Ledger, record: TrialRecord, picture: Path | None) -> Path:
@@ -88,8 +72,7 @@ def rebuild_trials(
     dest: Destination, ledger: Ledger, trial_ids: Iterable[str] | None = None
 ) -> Rebuilt:
     """Log every trial (or those named) whose run is missing or behind its files."""
-    folders = sorted((Path(dest.run_dir) / TRIALS_DIR).glob("*/config.json"))
-    ids = list(trial_ids) if trial_ids is not None else [f.parent.name for f in folders]
+    ids = list(trial_ids) if trial_ids is not None else RunFolder(dest.run_dir).trial_ids()
     done = Rebuilt([], [])
     for trial_id in ids:
         found = trial_from_disk(dest.run_dir, trial_id)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.results.aggregate import Leaderboard
-from bench.results.record import TrialRecord
+from bench.results.layout import SAMPLES_FILE, TRIALS_DIR
+from bench.results.record import Files, TrialRecord
 from bench.suite.schema import Suite
 from bench.tracking.content import LEADERBOARD, UNFINISHED, fingerprint, stable_id
 from bench.tracking.ledger import Ledger
@@ -32,15 +33,16 @@ class Tracker:
     def __init__(self) -> None:
         self.warnings = []
 
-    def trial_started(self, record: TrialRecord) -> None:
+    def started(self, record: TrialRecord) -> None:
         """A trial started (or restarted, in a resumed run): its run opens."""
 
-    def trial_reported(self, record: TrialRecord) -> None:
+    def reported(self, record: TrialRecord, files: Files | None = None) -> None:
         """A report was folded into `record`: what it added (history rows, an evaluation) is
         logged."""
 
-    def trial_finished(self, record: TrialRecord, picture: Path | None) -> None:
-        """The trial ended (any status): its summary, tags and sample picture; its run closes."""
+    def finished(self, record: TrialRecord, files: Files | None = None) -> None:
+        """The trial ended (any status): its summary, tags and sample picture (the store wrote
+        it into the trial's folder already); its run closes."""
 
     def catch_up(self, trial_ids: Iterable[str]) -> None:
         """A resumed run: trials an earlier driver finished, to log from their files unless a run
@@ -71,18 +73,20 @@ class WandbTracker(Tracker):
 
     # --- the driver's thread: snapshots of what arrived, queued --------------------------------
 
-    def trial_started(self, record: TrialRecord) -> None:
+    def started(self, record: TrialRecord) -> None:
         trial = record.trial
         self.sent.setdefault(trial.trial_id, 0)
         self._submit(trial.trial_id, self._open, trial)
 
-    def trial_reported(self, record: TrialRecord) -> None:
+    def reported(self, record: TrialRecord, files: Files | None = None) -> None:
         rows, evaluations = self.arrived(record)
         if rows or evaluations:
             self._submit(record.trial.trial_id, self._log, record.trial, rows, evaluations)
 
-    def trial_finished(self, record: TrialRecord, picture: Path | None) -> None:
-        self.trial_reported(record)
+    def finished(self, record: TrialRecord, files: Files | None = None) -> None:
+        self.reported(record)
+        picture = self.dest.run_dir / TRIALS_DIR / record.trial.trial_id / SAMPLES_FILE
+        picture = picture if SAMPLES_FILE in (files or {}) and picture.is_file() else None
         final = replace(record, history=[], evaluations=list(record.evaluations))
         self._submit(record.trial.trial_id, self._finish, final, picture)
 

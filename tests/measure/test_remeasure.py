@@ -65,7 +65,10 @@ def test_a_run_measured_again_lands_beside_it_and_never_over_it(run) -> None:
         measured = json.loads((folders[0] / "trials" / trial.name / "metrics.json").read_text())
         assert measured["final"] == original["final"]
         assert measured["measured_from"] == {"which": "final", "file": "model_final.pt", "step": 20}
+        assert measured["protocol"] == original["protocol"]  # measured the same way, on record
     assert [r.values for r in again.rows] == [r.values for r in aggregate(run).rows]
+    compared = bench("compare", run, folders[0])  # so bench compare can check it against the run
+    assert compared.exit_code == 0 and "NOT COMPARABLE" not in compared.output, compared.output
 
     for trial in (run / "trials").iterdir():  # a metric added since, on the best models
         original = json.loads((trial / "metrics.json").read_text())

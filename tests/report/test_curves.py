@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from bench.plots import Band, Panel, panels_png
-from bench.report.curves import MAX_POINTS, evaluation_series, read_history, seed_band
+from bench.report.curves import MAX_POINTS, evaluation_series, history_columns, seed_band
+from bench.results.folder import read_history
 
 
 def test_a_long_history_is_binned_to_at_most_max_points_of_bin_means():
@@ -42,9 +43,9 @@ def test_evaluations_and_history_files_read_as_series(tmp_path):
     steps, values = evaluation_series(evaluations, "fid")
     assert steps.tolist() == [10.0] and values.tolist() == [2.0]
     (tmp_path / "history.csv").write_text("step,loss_d,loss_g\n1,0.5,\n2,nan,0.25\n")
-    history = read_history(tmp_path / "history.csv")
+    history = history_columns(read_history(tmp_path / "history.csv"))
     assert history["step"].tolist() == [1.0, 2.0] and math.isnan(history["loss_g"][0])
-    assert read_history(tmp_path / "missing.csv") == {}
+    assert history_columns(read_history(tmp_path / "missing.csv")) == {}
 
 
 def test_panels_draw_log_axes_even_when_a_band_reaches_below_zero():

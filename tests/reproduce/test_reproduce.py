@@ -300,7 +300,7 @@ def test_deviations_are_computed_from_the_trials():
 
 def test_a_stored_run_is_compared_and_written(tmp_path):
     """The results layout as bench run leaves it: trials/<id>/config.json and metrics.json."""
-    from bench.results.layout import load_trials
+    from bench.results.folder import load_trials
 
     for t, metrics in run([6.0, 6.5, 7.0]):
         folder = tmp_path / "trials" / t.trial_id

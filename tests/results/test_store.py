@@ -11,9 +11,10 @@ from bench.errors import BenchError
 from bench.io import write_json
 from bench.report.markdown import leaderboard_markdown
 from bench.results.aggregate import aggregate
+from bench.results.folder import history_csv
 from bench.results.layout import RUN_FILE, find_run
 from bench.results.record import TrialRecord
-from bench.results.store import ensure_writable, history_csv
+from bench.results.store import ensure_writable
 from bench.suite import expand, parse_suite
 from bench.trial.report import Status, TrialReport
 

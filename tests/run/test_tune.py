@@ -45,10 +45,10 @@ REPORT = {
 class Recorder(Tracker):
     def __init__(self) -> None:
         super().__init__()
-        self.finished: list[str] = []
+        self.ended: list[str] = []
 
-    def trial_finished(self, record, picture) -> None:
-        self.finished.append(record.trial.trial_id)
+    def finished(self, record, files=None) -> None:
+        self.ended.append(record.trial.trial_id)
 
 
 def test_callback_writes_reports_and_leaves_tune_only_the_small_fields(tmp_path):
@@ -66,7 +66,7 @@ def test_callback_writes_reports_and_leaves_tune_only_the_small_fields(tmp_path)
     assert (folder / "history.csv").read_text().count("\n") == 3
     assert (folder / "samples.png").read_bytes() == b"\x89PNG fake"
     assert (folder / "modes.png").is_file()
-    assert tracker.finished == [trial.trial_id]
+    assert tracker.ended == [trial.trial_id]
     # Tune stores the (edited) result in its experiment state: no history or samples there.
     assert set(result) == {"step", "status", "metrics", "not_computable", "error", "wall_s"}
 

@@ -160,6 +160,7 @@ def test_trial_fields_are_validated_and_complete() -> None:
         "eval_every": 50,
         "eval_samples": 2000,
         "checkpoint_every": 50,
+        "reference_samples": 2000,  # the suite's eval_samples when it sets none
     }
     assert trial.resources == {"cpu": 1.0, "gpu": 0.0, "custom": {}}
     # the listed metrics, then the metrics over training that every trial gets
@@ -609,6 +610,7 @@ def test_a_model_schedule_replaces_the_suites_and_checkpoints_follow_it() -> Non
         "eval_schedule": {"log": 3},
         "eval_samples": 2000,
         "checkpoint_every": 100,  # steps / 10 for a schedule
+        "reference_samples": 2000,
     }
     assert by_model["t_gan"]["eval_every"] == 50 and "eval_at" not in by_model["t_gan"]
 
@@ -639,3 +641,15 @@ def test_every_gan_variant_takes_its_discriminator_steps_as_d_steps(model) -> No
     assert "d_steps" in cls.HParams.model_fields
     critic = {"wgan": 5, "wgan_gp": 5}.get(model, 1)  # the critics' papers' defaults
     assert cls.HParams().d_steps == critic
+
+
+def test_the_reference_set_size_is_the_suites_and_travels_with_every_trial() -> None:
+    text = suite_text(budget="budget: {steps: 100, eval_every: 50, eval_samples: 300, "
+        "reference_samples: 1200}")
+    assert {t.budget["reference_samples"] for t in expand(parse_suite(text))} == {1200}
+    assert {t.budget["eval_samples"] for t in expand(parse_suite(text))} == {300}
+    model_sets_it = GOOD.replace("label: small,", "label: small, budget: {reference_samples: 50},")
+    with pytest.raises((SuiteError, SuiteErrors)) as caught:
+        expand(parse_suite(model_sets_it))
+    said = str(caught.value) + str(getattr(caught.value, "fix", ""))
+    assert "same reference set" in said

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -115,15 +114,16 @@ def test_leaderboard_tables(tmp_path):
 # --- the live tracker, read back from wandb's offline files --------------------------------------
 
 
-def replay(tracker: Tracker, done: TrialRecord, picture: Path | None) -> TrialRecord:
-    """Feed a finished record to the tracker as the callback would: start, two reports, end."""
+def replay(tracker: Tracker, done: TrialRecord, files: dict[str, bytes]) -> TrialRecord:
+    """Feed a finished record to the tracker as the callback would: start, two reports, end
+    (whose files the store has written into the trial's folder already)."""
     live = TrialRecord(done.trial)
-    tracker.trial_started(live)
+    tracker.started(live)
     live.history, live.evaluations, live.step = done.history[:2], done.evaluations[:1], 2
-    tracker.trial_reported(live)
+    tracker.reported(live, {})
     live.history, live.evaluations = done.history, done.evaluations
     live.status, live.step, live.error = done.status, done.step, done.error
-    tracker.trial_finished(live, picture)
+    tracker.finished(live, files)
     return live
 
 
@@ -136,7 +136,7 @@ def live_run(tmp_path_factory):
         store, records = write_run(root)
         tracker = make_tracker("offline", suite(), store.path)
         for record in records:
-            replay(tracker, record, store.trial_dir(record.trial.trial_id) / "samples.png")
+            replay(tracker, record, {"samples.png": b""})
         tracker.leaderboard(aggregate(store.path))
         warnings = tracker.close()
         runs = by_name(store.path)
@@ -229,7 +229,7 @@ def test_a_tracking_failure_is_a_warning_not_a_lost_result(records, tmp_path, mo
     store, _ = write_run(tmp_path)
     tracker = make_tracker("offline", suite(), store.path)
     tracker.dest = replace(tracker.dest, mode="no-such-mode")
-    replay(tracker, records[0], None)
+    replay(tracker, records[0], {})
     (warning,) = tracker.close()
     trial_id = records[0].trial.trial_id
     assert warning.startswith(f"wandb could not log {trial_id}: ")
@@ -238,7 +238,7 @@ def test_a_tracking_failure_is_a_warning_not_a_lost_result(records, tmp_path, mo
 
 def test_disabled_tracking_logs_nothing(records, tmp_path):
     tracker = make_tracker("disabled", suite(), tmp_path)
-    replay(tracker, records[0], None)
+    replay(tracker, records[0], {})
     assert tracker.close() == [] and not (tmp_path / "wandb").exists()
 
 
