@@ -19,6 +19,7 @@ from bench.cli.common import (
     print_error,
     user_errors,
 )
+from bench.direction import WORDS
 from bench.errors import BenchError
 
 
@@ -88,7 +89,7 @@ def dataset_cells(cls) -> list[str]:
 
 
 def metric_cells(metric) -> list[str]:
-    better = {"min": "lower", "max": "higher"}
+    better = WORDS
     keys = ", ".join(f"`{k}` ({better[d]})" for k, d in metric.directions.items())
     if metric.keys_vary:
         keys = f"{len(metric.directions)} keys, those that fit the model (see below)"

@@ -113,7 +113,7 @@ def trial_problems(
     for name in measured[trial.trial_id]:
         metric = METRICS.get(name)
         reason = metric.applies(dataset.eval_spec, dataset.info) or unmeasurable(metric, model_cls)
-        if reason is None and metric.inputs == "history" and not (folder / HISTORY_FILE).is_file():
+        if reason is None and metric.over_history and not (folder / HISTORY_FILE).is_file():
             reason = "it is measured on the training history, and history.csv is missing"
         if reason is not None:
             problems.append(

@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 
 from bench.data.base import DataInfo, EvalSpec
+from bench.direction import Direction
 from bench.registry import Registry
 
 if TYPE_CHECKING:
     from bench.models.base import GenerativeModel
-
-Direction = Literal["min", "max"]
 
 
 @dataclass
@@ -85,6 +84,14 @@ class Metric:
     # bench.models.abilities); the metric applies to a model class only when the class has every
     # one (bench.probes.unmeasurable), and without a model it is not computable.
     probes: ClassVar[tuple[str, ...]] = ()
+    # True for a metric of the generated samples alone (IS, a diversity score): it never reads
+    # `EvalInputs.real`, so a reference check measures it on one real split.
+    reference_free: ClassVar[bool] = False
+
+    @property
+    def over_history(self) -> bool:
+        """Measured once from the training history at the trial's end, not from samples."""
+        return self.inputs == "history"
 
     def prepare(self, reference: Features) -> Any:
         """Work that depends on the reference set alone (its k-NN radii, its bins), done once per

@@ -338,6 +338,7 @@ class InceptionScore(Metric):
     description = "Inception Score of generated samples from the feature space's class logits"
     directions = {"is": "max", "is_std": "min"}
     settings = {"splits": IS_SPLITS, "shuffle_seed": IS_SEED}
+    reference_free = True
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if not FEATURE_SPACES.get(spec.feature_space).gives_logits:

@@ -8,6 +8,7 @@ import io
 import math
 from typing import Any
 
+from bench.direction import gain
 from bench.report.markdown import ARROWS
 from bench.results.comparison import ALPHA, MISSING, SIGNIFICANT, Comparison, Line, Stat, Versus
 
@@ -21,9 +22,11 @@ def verdict(line: Line, v: Versus) -> str:
         return f"missing in {'A' if not v.n[0] else v.label}"
     if v.test.p is None:
         return f"{v.test.verdict} ({n})"
-    gain = -(v.difference or 0.0) if line.direction == "min" else (v.difference or 0.0)
+    turned = gain(v.difference or 0.0, line.direction)
     side = (
-        f", {v.label} {'better' if gain > 0 else 'worse'}" if v.test.verdict == SIGNIFICANT else ""
+        f", {v.label} {'better' if turned > 0 else 'worse'}"
+        if v.test.verdict == SIGNIFICANT
+        else ""
     )
     return f"{v.test.verdict}{side} (p={v.test.p:.3g})"  # n is in each run's cell
 

@@ -8,10 +8,9 @@ import math
 import statistics
 from pathlib import Path
 
+from bench.direction import ARROWS
 from bench.io import write_text
 from bench.results.sensitivity import Sensitivity
-
-ARROWS = {"min": "↓", "max": "↑"}
 
 
 def mean_std(row, key: str) -> str:

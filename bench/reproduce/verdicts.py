@@ -231,22 +231,16 @@ def measure_reference(
     heldout: Any,
     seed: int = 0,
 ) -> list[float]:
-    """The check's metric on `draws` random pairs of `samples`-sized subsets: FID between a
-    training and a held-out subset, or the Inception Score of a training subset. `train` and
-    `heldout` are `Features` of the two splits (IS needs their logits). The spread over draws is
-    bench's uncertainty for `judge_reference`."""
-    from torch_fidelity.metric_isc import KEY_METRIC_ISC_MEAN, isc_features_to_metric
+    """The check's metric, as registered, on `draws` random `samples`-sized subsets of the
+    dataset's splits (`Features`): a metric that compares two sets (FID) gets a training subset
+    as the reference and a held-out one in the place of generated samples; a reference-free one
+    (IS) measures a training subset alone. The spread over draws is bench's uncertainty for
+    `judge_reference`."""
+    from bench.metrics.base import METRICS, EvalInputs, MetricInputError, metric_of_key
 
-    from bench.metrics import frechet_distance
-
-    sources = (train.features, heldout.features) if check.metric == "fid" else (train.logits,)
-    if any(s is None for s in sources):
-        raise BenchError(
-            f"the reference check '{check.metric}' on '{check.dataset}' needs classifier logits, "
-            "and this feature space gives none",
-            fix="measure the dataset in a classifier space such as 'inception'",
-        )
-    short = min(len(s) for s in sources)
+    metric = METRICS.get(metric_of_key().get(check.metric, check.metric))
+    sources = (train,) if metric.reference_free else (train, heldout)
+    short = min(len(s.features) for s in sources)
     if short < check.samples:
         raise BenchError(
             f"the reference check draws {check.samples} samples per split, but a split of "
@@ -256,12 +250,30 @@ def measure_reference(
     gen = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(check.draws):
-        picks = [s[torch.randperm(len(s), generator=gen)[: check.samples]] for s in sources]
-        if check.metric == "fid":
-            values.append(frechet_distance(picks[0], picks[1]))
-        else:
-            values.append(isc_features_to_metric(picks[0], splits=10)[KEY_METRIC_ISC_MEAN])
+        picks = [subset(s, draw(len(s.features), check.samples, gen)) for s in sources]
+        inputs = EvalInputs(torch.empty(0), fake=picks[-1], real=picks[0], spec=None, info=None)
+        try:
+            values.append(metric.compute(inputs, metric.prepare(picks[0]))[check.metric])
+        except MetricInputError as exc:
+            raise BenchError(
+                f"the reference check '{check.metric}' on '{check.dataset}' cannot be measured "
+                f"in this feature space: {exc}",
+                fix="measure the dataset in a space the metric needs (a classifier space such as "
+                "'inception' gives the logits IS needs)",
+            ) from None
     return values
+
+
+def draw(n: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    return torch.randperm(n, generator=gen)[:k]
+
+
+def subset(features: Any, index: torch.Tensor) -> Any:
+    """The rows `index` of every tensor a `Features` holds."""
+    from bench.metrics.base import Features
+
+    pick = [None if t is None else t[index] for t in (features.logits, features.modes)]
+    return Features(features.features[index], *pick)
 
 
 def judge_reference(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.direction import better, rank_sign
 from bench.results.folder import RunFolder
 from bench.results.record import FINAL
 from bench.results.sensitivity import Sensitivity, sensitivities
@@ -173,7 +174,7 @@ def best_of(
         value = evaluation.get("metrics", {}).get(key)
         if value is None or not math.isfinite(value):
             continue
-        if best is None or (value < best[0] if direction == "min" else value > best[0]):
+        if best is None or better(value, best[0], direction):
             best = (float(value), int(evaluation["step"]))
     return best
 
@@ -205,7 +206,7 @@ def aggregate(run_dir: Path) -> Leaderboard:
     meta = folder.meta()
     groups: dict[tuple[str, str, str], Row] = {}
     tables: dict[str | None, dict[str, str]] = {None: {}}
-    over_training = {k for _, m in METRICS if m.inputs == "history" for k in m.directions}
+    over_training = {k for _, m in METRICS if m.over_history for k in m.directions}
     trials = folder.pairs()
     for trial, metrics in trials:
         for name in trial.metrics:
@@ -274,7 +275,7 @@ def rank(rows: list[Row], directions: dict[str, str]) -> list[Row]:
         members = [row for row in rows if row.dataset == dataset]
         primary = next((k for k in directions if any(k in r.values for r in members)), None)
         if primary:
-            sign = 1.0 if directions[primary] == "min" else -1.0
+            sign = rank_sign(directions[primary])
             scored = [r for r in members if r.values.get(primary)]
             unscored = [r for r in members if not r.values.get(primary)]
             scored.sort(key=lambda r: sign * r.mean(primary))

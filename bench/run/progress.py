@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from bench.direction import rank_sign
 from bench.results.record import FINAL, Files, TrialRecord
 
 FAILED = ("diverged", "error", "failed")
@@ -149,7 +150,7 @@ class ProgressView:
             if key is None or not math.isfinite(metrics[key]):
                 continue
             label = record.trial.dataset_label
-            sign = 1 if self.directions[key] == "min" else -1
+            sign = rank_sign(self.directions[key])
             held = by_dataset.get(label)
             if held is None or sign * metrics[key] < sign * held[1]:
                 by_dataset[label] = (key, metrics[key], record.trial.model_label)

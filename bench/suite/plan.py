@@ -326,7 +326,7 @@ def metric_names(chosen: list[str] | None) -> list[str]:
 
     if chosen is None:
         return [n for n in metrics_in_order() if METRICS.get(n).by_default]
-    over_training = [n for n in metrics_in_order() if METRICS.get(n).inputs == "history"]
+    over_training = [n for n in metrics_in_order() if METRICS.get(n).over_history]
     return list(chosen) + [n for n in over_training if n not in chosen]
 
 

@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bench.direction import best_of
 from bench.errors import BenchError
 from bench.results.aggregate import Leaderboard, Row
 from bench.results.record import TrialRecord
@@ -96,7 +97,7 @@ def metric_keys(trial: Trial) -> tuple[dict[str, str], dict[str, str]]:
     over_history: dict[str, str] = {}
     for name in trial.metrics:
         metric = METRICS.get(name)
-        (over_history if metric.inputs == "history" else evaluated).update(metric.directions)
+        (over_history if metric.over_history else evaluated).update(metric.directions)
     return evaluated, over_history
 
 
@@ -174,8 +175,8 @@ def best_values(evaluations: Sequence[dict[str, Any]], directions: dict[str, str
             if isinstance(e["metrics"].get(key), int | float) and math.isfinite(e["metrics"][key])
         ]
         if seen:
-            pick = min if direction == "min" else max
-            value, step = pick(seen, key=lambda pair: pair[0])
+            value = best_of((v for v, _ in seen), direction)
+            step = next(s for v, s in seen if v == value)  # the earliest on a tie
             best[f"best/{key}"], best[f"best/{key}_step"] = value, step
     return best
 
