@@ -104,3 +104,15 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+class Problems:
+    """Every problem found in a suite, collected so the user sees them all at once, each with the
+    file and line it is about."""
+
+    def __init__(self, locator: Locator) -> None:
+        self.locator = locator
+        self.errors: list[SuiteError] = []
+
+    def fail(self, what: str, path: YamlPath, fix: str | None) -> None:
+        self.errors.append(SuiteError(what, where=self.locator.where(path), fix=fix))

@@ -13,23 +13,28 @@ from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from bench.errors import SuiteError
-from bench.suite.explain import explain
+from bench.suite.explain import Problems, explain
 from bench.suite.search import DISTRIBUTIONS, distribution_of
 from bench.suite.source import YamlPath
 from bench.suite.text import short
 
 if TYPE_CHECKING:
-    from bench.suite.plan import Planner
-    from bench.suite.schema import ModelRef
+    from bench.suite.schema import ModelRef, Search
 
 
 class Grid:
     """The grid points of one model entry, each validated by the model's HParams."""
 
     def __init__(
-        self, planner: Planner, index: int, ref: ModelRef, hparams_cls: type[BaseModel]
+        self,
+        problems: Problems,
+        search: Search,
+        index: int,
+        ref: ModelRef,
+        hparams_cls: type[BaseModel],
     ) -> None:
-        self.planner, self.index, self.ref, self.cls = planner, index, ref, hparams_cls
+        self.problems, self.search = problems, search
+        self.index, self.ref, self.cls = index, ref, hparams_cls
         self.axes = {
             key: values
             for key, value in ref.hparams.items()
@@ -62,7 +67,7 @@ class Grid:
         """One mapping of drawn values per random sample (a single empty one for a grid). The
         generator is seeded by the suite's search seed and the entry's position, so the same file
         always yields the same trials, and adding an entry never reshuffles another's draws."""
-        search = self.planner.suite.search
+        search = self.search
         if search.algorithm == "grid":
             return [{}]
         rng = random.Random(f"{search.seed}:{self.index}")
@@ -73,7 +78,7 @@ class Grid:
 
     def bad_distributions(self) -> bool:
         bad = False
-        random_search = self.planner.suite.search.algorithm == "random"
+        random_search = self.search.algorithm == "random"
         for key, (kind, args) in self.dists.items():
             path = ("models", self.index, "hparams", key, kind)
             problem = DISTRIBUTIONS[kind].check(args)
@@ -85,7 +90,7 @@ class Grid:
                 fix = f"e.g. {key}: {DISTRIBUTIONS[kind].example}"
             if problem is not None:
                 bad = True
-                self.planner.fail(
+                self.problems.fail(
                     f"{kind} of hyperparameter '{key}' of model '{self.ref.name}': {problem}",
                     path,
                     fix,
@@ -101,7 +106,7 @@ class Grid:
         point = ", ".join(f"{k}={short(v)}" for k, (_, v) in chosen.items())
         if self.dists:
             drawn = ", ".join(f"{k}={short(hparams.get(k))}" for k in self.dists)
-            self.planner.fail(
+            self.problems.fail(
                 f"random search drew the same hyperparameters of model '{self.ref.name}' twice "
                 f"({drawn}{', ' if point else ''}{point}); its space has too few distinct "
                 "points for num_samples",
@@ -109,7 +114,7 @@ class Grid:
                 "lower num_samples, widen the distributions, or list the values as a grid",
             )
             return True
-        self.planner.fail(
+        self.problems.fail(
             f"the grid of model '{self.ref.name}' yields the same hyperparameters twice "
             f"(again at {point})",
             ("models", self.index, "hparams"),
@@ -121,7 +126,7 @@ class Grid:
     def empty_axes(self) -> bool:
         empty = [key for key, values in self.axes.items() if not values]
         for key in empty:
-            self.planner.fail(
+            self.problems.fail(
                 f"empty grid axis: hyperparameter '{key}' of model '{self.ref.name}' lists no "
                 "values",
                 ("models", self.index, "hparams", key),
@@ -136,7 +141,7 @@ class Grid:
             return plain(self.cls.model_validate(raw).model_dump())
         except ValidationError as exc:
             for err in exc.errors():
-                self.planner.errors.append(self.explain(err, chosen))
+                self.problems.errors.append(self.explain(err, chosen))
             return None
 
     def explain(self, err: Any, chosen: dict[str, tuple[int, Any]]) -> SuiteError:
@@ -145,7 +150,7 @@ class Grid:
         if loc and loc[0] in chosen:  # point at the offending value of the axis
             path = ("models", self.index, "hparams", loc[0], chosen[loc[0]][0], *loc[1:])
         subject = f" of model '{self.ref.name}'"
-        error = explain(err, self.cls, path, self.planner.locator, "hyperparameter", subject)
+        error = explain(err, self.cls, path, self.problems.locator, "hyperparameter", subject)
         if not loc and chosen:  # a check across fields: say which grid point broke it
             point = ", ".join(f"{k}={short(v)}" for k, (_, v) in chosen.items())
             error = SuiteError(

@@ -10,10 +10,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bench.errors import BenchError, SuiteError
+from bench.errors import BenchError
 from bench.plugins import load_registries
 from bench.registry import suggest
-from bench.suite.explain import explain, without_implied_missing
+from bench.suite.explain import Problems, explain, without_implied_missing
 from bench.suite.grid import Grid, plain
 from bench.suite.schema import SCHEDULE_KEYS, Budget, DatasetRef, ModelRef, Suite
 from bench.suite.source import Locator, YamlPath, combined
@@ -39,16 +39,12 @@ class PlannedEntry:
     budget: dict  # the suite's budget with the model's own keys over it, validated
 
 
-class Planner:
+class Planner(Problems):
     """Resolves every name of a suite against the registries, collecting all problems."""
 
     def __init__(self, suite: Suite, locator: Locator) -> None:
+        super().__init__(locator)
         self.suite = suite
-        self.locator = locator
-        self.errors: list[SuiteError] = []
-
-    def fail(self, what: str, path: YamlPath, fix: str | None) -> None:
-        self.errors.append(SuiteError(what, where=self.locator.where(path), fix=fix))
 
     def trials(self) -> list[Trial]:
         load_registries()
@@ -172,7 +168,7 @@ class Planner:
         cls = self.lookup(MODELS, ref.name, ("models", index, "name"))
         if cls is None:
             return None
-        points = Grid(self, index, ref, cls.HParams).points()
+        points = Grid(self, self.suite.search, index, ref, cls.HParams).points()
         budget = self.budget_for(index, ref)
         return PlannedEntry(index, ref, points, budget) if points and budget else None
 
