@@ -21,6 +21,7 @@ from pydantic import Field
 
 from bench.data.base import DATASETS, DataInfo, Dataset, DatasetParams, DataSplits, EvalSpec, split
 from bench.errors import BenchError
+from bench.userfiles import open_image
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
@@ -46,6 +47,12 @@ def _root(params: FileParams) -> Path:
 
 def is_image(path: str) -> bool:
     return path.lower().endswith(IMAGE_SUFFIXES)
+
+
+def read_image(path: str) -> Any:
+    """One image of an image folder as RGB, decoded by bench.userfiles (a broken file is a
+    BenchError naming it; the grey-scale transform runs after)."""
+    return open_image(Path(path), "image of the image folder").convert("RGB")
 
 
 def missing_files(folder: Path, names: list[str]) -> list[str]:
@@ -246,7 +253,10 @@ class ImageFolderDataset(Dataset):
         steps.append(transforms.ToTensor())
         try:
             folder = ImageFolder(
-                str(root), transform=transforms.Compose(steps), is_valid_file=is_image
+                str(root),
+                transform=transforms.Compose(steps),
+                loader=read_image,
+                is_valid_file=is_image,
             )
         except FileNotFoundError as exc:  # no class subfolders, or none holds an image
             raise BenchError(

@@ -8,7 +8,6 @@ or a file/folder of real samples; the fake side is a file/folder. Both go throug
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -28,74 +27,13 @@ from bench.trial.evaluate import (
     embed_dataset,
     prepare_dataset,
 )
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-ARRAY_KEYS = ("samples", "x", "images", "arr_0")  # tried in order inside an .npz
-
-
-def _npz(path: Path) -> np.ndarray:
-    with np.load(path) as archive:
-        key = next((k for k in ARRAY_KEYS if k in archive.files), None)
-        if key is None and len(archive.files) == 1:
-            key = archive.files[0]
-        if key is None:
-            raise BenchError(
-                f"{path} holds arrays {archive.files} and none is named {list(ARRAY_KEYS)}",
-                where=str(path),
-                fix="save the samples under the key 'samples' (np.savez(path, samples=x))",
-            )
-        return archive[key]
-
-
-def _pt(path: Path) -> np.ndarray:
-    value = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(value, torch.Tensor):
-        raise BenchError(
-            f"{path} does not hold a single tensor", where=str(path), fix="torch.save(x, path)"
-        )
-    return value.numpy()
-
-
-def _image_folder(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    files = sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise BenchError(
-            f"no images ({', '.join(IMAGE_SUFFIXES)}) under {path}",
-            where=str(path),
-            fix="point at a folder of image files, or at an .npz/.npy/.pt array of samples",
-        )
-    arrays = [np.asarray(Image.open(f)) for f in files]
-    if len({a.shape for a in arrays}) != 1:
-        raise BenchError(
-            f"images under {path} differ in size", where=str(path), fix="resize them to one size"
-        )
-    return np.stack(arrays)
-
-
-LOADERS: dict[str, Callable[[Path], np.ndarray]] = {
-    ".npz": _npz,
-    ".npy": np.load,
-    ".pt": _pt,
-}
+from bench.userfiles import load_array
 
 
 def read_array(path: Path) -> np.ndarray:
-    """The samples stored at `path`: an array file or a folder of images."""
-    path = Path(path)
-    if not path.exists():
-        raise BenchError(f"{path} does not exist", where=str(path), fix="check the path")
-    if path.is_dir():
-        return _image_folder(path)
-    loader = LOADERS.get(path.suffix.lower())
-    if loader is None:
-        raise BenchError(
-            f"cannot read samples from '{path.suffix}' files",
-            where=str(path),
-            fix=f"use one of {', '.join(LOADERS)} or a folder of images",
-        )
-    return loader(path)
+    """The samples stored at `path`: an array file or a folder of images, loaded and checked by
+    bench.userfiles (numeric, (N, ...) of rank 2 to 4, not empty, finite)."""
+    return load_array(Path(path), "samples")
 
 
 def channels_first(x: np.ndarray, channels: set[int]) -> np.ndarray:

@@ -31,7 +31,7 @@ from bench.results.layout import HISTORY_FILE, find_run
 from bench.results.record import Status, TrialRecord, now
 from bench.trial import Trial
 from bench.trial.evaluate import DatasetAssets, Evaluation, Evaluator, prepare_dataset
-from bench.trial.kept import KEPT_FILES, kept_path, open_kept
+from bench.trial.kept import KEPT_FILES, open_kept
 
 EVALUATIONS_DIR = "evaluations"
 SHOWN_PROBLEMS = 3  # problems named in the one-paragraph error; the rest are counted
@@ -104,9 +104,9 @@ def trial_problems(
     folder = RunFolder(run_dir).trial_dir(trial.trial_id)
     problems = []
     try:
-        kept_path(folder, which)
+        open_kept(folder, which)  # the kept file read and checked against its model, up front
     except BenchError as exc:
-        problems.append(exc.what)
+        problems.append(f"{exc.where}: {exc.what}" if exc.where else exc.what)
     dataset_cls = DATASETS.get(trial.dataset)
     dataset = dataset_cls(dataset_cls.Params(**trial.dataset_params))
     model_cls = MODELS.get(trial.model)

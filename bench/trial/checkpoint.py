@@ -14,7 +14,9 @@ from typing import Any
 
 import torch
 
+from bench.errors import BenchError
 from bench.io import file_sha256, write_json, write_with
+from bench.userfiles import load_state, read_json
 
 STATE_FILE, META_FILE = "state.pt", "meta.json"
 FORMAT = 1
@@ -38,19 +40,19 @@ def load(folder: Path) -> dict[str, Any]:
     """The state saved in `folder`; raises CheckpointError when it cannot be trusted."""
     folder = Path(folder)
     try:
-        meta = json.loads((folder / META_FILE).read_text())
+        meta = read_json(folder / META_FILE, "checkpoint's meta.json")
         if meta.get("format") != FORMAT:
             raise CheckpointError(f"format {meta.get('format')}, expected {FORMAT}")
-        if file_sha256(folder / STATE_FILE) != meta["sha256"]:
+        if file_sha256(folder / STATE_FILE) != meta.get("sha256"):
             raise CheckpointError("state.pt does not match its checksum (corrupted or truncated)")
-        # weights_only=False: optimizer and RNG states of arbitrary models hold plain Python and
-        # numpy objects; the file is this trial's own, verified against its checksum above.
-        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, KeyError, RuntimeError, EOFError) as exc:
+        # a safe load even of the trial's own file: tensors, plain values and numpy arrays (the
+        # RNG state) only, never code
+        state = load_state(folder / STATE_FILE, "checkpoint state", numpy=True)
+    except BenchError as exc:
+        raise CheckpointError(exc.message()) from None
+    except OSError as exc:
         raise CheckpointError(f"{type(exc).__name__}: {exc}") from None
-    if state.get("step") != meta["step"]:
+    if state.get("step") != meta.get("step"):
         raise CheckpointError(f"state.pt is at step {state.get('step')}, meta says {meta['step']}")
     return state
 

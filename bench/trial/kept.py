@@ -14,7 +14,6 @@ tensors and scalars, so `torch.load(..., weights_only=True)` reads it.
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +26,7 @@ from bench.metrics.base import ranking_keys
 from bench.models.base import GenerativeModel
 from bench.trial import Trial
 from bench.trial.evaluate import Evaluation, generate
+from bench.userfiles import check_state_dict, load_state, read_json
 
 KEPT_FILES = {"final": "model_final.pt", "best": "model_best.pt"}
 DEFAULT_KEEP = "both"
@@ -142,7 +142,15 @@ def read_trial(trial_dir: Path) -> Trial:
             where=str(trial_dir),
             fix="give a trial's folder, RUN_DIR/trials/<trial-id>",
         )
-    return Trial.from_dict(json.loads(config.read_text()))
+    data = read_json(config, "trial config", fix="restore config.json from a copy of the run")
+    try:
+        return Trial.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise BenchError(
+            f"config.json is not a trial's config ({exc})",
+            where=str(config),
+            fix="restore config.json from a copy of the run",
+        ) from None
 
 
 def kept_path(trial_dir: Path, which: str) -> Path:
@@ -184,10 +192,40 @@ def blank_model(trial: Trial) -> GenerativeModel:
 def open_kept(trial_dir: Path, which: str = "final") -> tuple[Trial, GenerativeModel, dict]:
     """(trial, model with the kept state loaded, what the file says of it: step, metric, value)."""
     trial = read_trial(trial_dir)
-    kept = torch.load(kept_path(trial_dir, which), map_location="cpu", weights_only=True)
+    path = kept_path(trial_dir, which)
+    kept = read_kept(path)
     model = blank_model(trial)
-    model.load_state_dict(kept.pop("state_dict"))
+    model.load_state_dict(
+        check_state_dict(path, "kept model", kept.pop("state_dict"), cpu_state(model))
+    )
     return trial, model.eval(), kept
+
+
+def read_kept(path: Path) -> dict[str, Any]:
+    """A kept file, read safely and checked: a state_dict and the integer step it was kept at
+    (its metric a name or None, its value a number or None)."""
+    kept = load_state(path, "kept model", fix=REKEEP)
+    step, metric, value = kept.get("step"), kept.get("metric"), kept.get("value")
+    if (
+        "state_dict" not in kept
+        or not isinstance(step, int)
+        or isinstance(step, bool)
+        or not isinstance(metric, str | None)
+        or not isinstance(value, int | float | None)
+    ):
+        raise BenchError(
+            f"the kept model holds {sorted(map(str, kept))[:8]} with step {step!r}; expected a "
+            "state_dict, an integer step, a metric name and its value",
+            where=str(path),
+            fix=REKEEP,
+        )
+    return kept
+
+
+REKEEP = (
+    "the kept file is damaged or not one bench wrote: restore it from a copy of the run, or run "
+    "the suite again to keep a new one"
+)
 
 
 def load_kept(trial_dir: Path, which: str = "final") -> tuple[Trial, GenerativeModel]:
