@@ -41,6 +41,7 @@ from typing import Any
 
 from bench.reproduce.verdicts import MATCH, Comparison, Record, judge
 from bench.suite.published import Published, PublishedEntry, resolve_dataset, targets
+from bench.trial.report import Status
 
 WINDOW = 4  # evaluations the trend looks at (the last ones with every seed)
 MIN_POINTS = 3  # fewer evaluations than this: no trend
@@ -141,7 +142,9 @@ def step_comparisons(
     """The entry judged at every step its row's completed seeds evaluated at, in step order."""
     label = resolve_dataset(entry.dataset, [t for t, _ in records])
     mine = [
-        (t, m) for t, m in records if targets(entry, t, label) and m.get("status") == "completed"
+        (t, m)
+        for t, m in records
+        if targets(entry, t, label) and m.get("status") == Status.COMPLETED
     ]
     by_seed = {t.seed: step_values(m, entry.metric) for t, m in mine}
     labels = {

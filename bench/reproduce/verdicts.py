@@ -40,6 +40,7 @@ from bench.suite.published import (
     targets,
 )
 from bench.trial import Trial
+from bench.trial.report import Status
 
 MATCH, MISMATCH, MISSING = "match", "mismatch", "missing"
 
@@ -196,12 +197,12 @@ def _values(records: Sequence[Record], key: str) -> tuple[list[float], str]:
     values: list[float] = []
     why: dict[str, int] = {}
     for _, metrics in records:
-        status = metrics.get("status", "pending")
+        status = Status.of(metrics.get("status"))
         value = metrics.get("final", {}).get(key)
-        if status == "completed" and isinstance(value, (int, float)) and math.isfinite(value):
+        if status == Status.COMPLETED and isinstance(value, (int, float)) and math.isfinite(value):
             values.append(float(value))
             continue
-        if status != "completed":
+        if status != Status.COMPLETED:
             reason = f"trial {status}"
         else:
             not_computable = metrics.get("not_computable", {})

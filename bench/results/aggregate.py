@@ -16,9 +16,9 @@ from typing import Any
 
 from bench.direction import better, rank_sign
 from bench.results.folder import RunFolder
-from bench.results.record import FINAL
 from bench.results.sensitivity import Sensitivity, sensitivities
 from bench.trial import Trial
+from bench.trial.report import Status
 
 
 @dataclass
@@ -47,7 +47,7 @@ class Row:
 
     @property
     def completed(self) -> int:
-        return self.statuses.get("completed", 0)
+        return self.statuses.get(Status.COMPLETED, 0)
 
     @property
     def protocol(self) -> dict[str, Any]:
@@ -220,7 +220,7 @@ def aggregate(run_dir: Path) -> Leaderboard:
     directions = tables.pop(None)
     rows = rank(list(groups.values()), directions)
     primary = {r.dataset: r.primary for r in rows if r.primary}
-    finished = sum(row.seeds - row.statuses.get("pending", 0) for row in rows)
+    finished = sum(row.seeds - row.statuses.get(Status.PENDING, 0) for row in rows)
     incomplete = None
     if meta.get("status") != "complete":
         incomplete = (
@@ -250,17 +250,17 @@ def common_protocol(protocols: list[dict[str, Any]]) -> dict[str, Any]:
 def add_trial(row: Row, metrics: dict[str, Any], over_training: set[str]) -> None:
     """Count a trial into its row: every final value of a completed trial; of a diverged one,
     the metrics over training (how often and how a model diverges is part of its record)."""
-    status = metrics.get("status", "pending")
-    status = status if status in FINAL else "pending"
+    status = Status.of(metrics.get("status"))
+    status = status if status.final else Status.PENDING
     row.seeds += 1
     row.statuses[status] = row.statuses.get(status, 0) + 1
     if metrics.get("error"):
         row.errors.append(f"{metrics['trial_id']}: {metrics['error']}")
     final = metrics.get("final", {})
-    values = dict(final) if status == "completed" else {}
-    if status == "diverged":
+    values = dict(final) if status == Status.COMPLETED else {}
+    if status == Status.DIVERGED:
         values = {k: v for k, v in final.items() if k in over_training}
-    if status == "completed":
+    if status == Status.COMPLETED:
         row.runs.append(metrics)
     for key, value in values.items():
         if value is not None and math.isfinite(value):

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.trial import Trial
+from bench.trial.report import Status
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Sensitivity:
 
 
 def final_value(metrics: dict[str, Any], key: str) -> float | None:
-    if metrics.get("status") != "completed":
+    if metrics.get("status") != Status.COMPLETED:
         return None
     value = metrics.get("final", {}).get(key)
     return float(value) if value is not None and math.isfinite(value) else None

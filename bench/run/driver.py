@@ -24,6 +24,7 @@ from bench.suite.schema import Suite
 from bench.tracking import make_tracker, require_wandb_login
 from bench.trial import Trial
 from bench.trial.evaluate import DatasetAssets, prepare_dataset
+from bench.trial.report import Status
 
 
 @dataclass
@@ -37,7 +38,7 @@ class RunOutcome:
     @property
     def all_completed(self) -> bool:
         """Trials stopped early by the scheduler did what the suite asked of them."""
-        return set(self.counts) <= {"completed", "stopped"}
+        return set(self.counts) <= {Status.COMPLETED, Status.STOPPED}
 
 
 def run_suite(

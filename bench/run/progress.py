@@ -15,8 +15,9 @@ from rich.table import Table
 
 from bench.direction import rank_sign
 from bench.results.record import FINAL, Files, TrialRecord
+from bench.trial.report import UNSUCCESSFUL, Status
 
-FAILED = ("diverged", "error", "failed")
+FAILED = UNSUCCESSFUL
 DOMINANT_SHARE = 0.5  # a metric taking more of a finished trial's wall time than this is noted
 
 
@@ -79,7 +80,7 @@ class ProgressView:
     def finished(self, record: TrialRecord, files: Files | None = None) -> None:
         metrics = record.final["metrics"]
         shown = "  ".join(f"{k}={v:.4g}" for k, v in list(metrics.items())[:4])
-        colour = "green" if record.status in ("completed", "stopped") else "red"
+        colour = "green" if record.status in (Status.COMPLETED, Status.STOPPED) else "red"
         error = f"  {record.error}" if record.error else ""
         line = (
             f"[{colour}]{record.status:>9}[/{colour}] {escape(record.trial.trial_id)} "
@@ -125,10 +126,10 @@ class ProgressView:
     def counts(self) -> dict[str, int]:
         statuses = [r.status for r in self.records.values()]
         return {
-            "running": statuses.count("running"),
+            "running": statuses.count(Status.RUNNING),
             "finished": sum(s in FINAL and s not in FAILED for s in statuses),
             "failed": sum(s in FAILED for s in statuses),
-            "pending": statuses.count("pending"),
+            "pending": statuses.count(Status.PENDING),
         }
 
     def tally(self) -> str:
@@ -143,7 +144,7 @@ class ProgressView:
         """The best final score of each dataset's primary metric among the finished trials."""
         by_dataset: dict[str, tuple[str, float, str]] = {}
         for record in self.records.values():
-            if record.status != "completed":
+            if record.status != Status.COMPLETED:
                 continue
             metrics = record.final["metrics"]
             key = next((k for k in self.directions if k in metrics), None)
@@ -177,7 +178,7 @@ class ProgressView:
         for column in ("trial", "step", "latest"):
             table.add_column(column, overflow="fold")
         for record in self.records.values():
-            if record.status != "running":
+            if record.status != Status.RUNNING:
                 continue
             budget = record.trial.budget["steps"]
             latest = "  ".join(f"{k}={v:.4g}" for k, v in list(record.final["metrics"].items())[:3])

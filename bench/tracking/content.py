@@ -15,11 +15,12 @@ from bench.errors import BenchError
 from bench.results.aggregate import Leaderboard, Row
 from bench.results.record import TrialRecord
 from bench.trial import Trial, slug
+from bench.trial.report import Status
 
 LEADERBOARD = "leaderboard"  # the ledger's name of a suite run's leaderboard run
 # wandb summary prefix of a leaderboard section's keys (Metric.section); others get a slug of it
 SECTION_PREFIX = {"Training stability": "stability"}
-COMPLETED = "completed"
+COMPLETED = Status.COMPLETED
 UNFINISHED = "interrupted"  # what a trial the driver never finished is called in wandb
 
 
