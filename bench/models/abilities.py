@@ -154,6 +154,25 @@ class DecodesNoise(Protocol):
         ...
 
 
+@runtime_checkable
+class Density(Protocol):
+    """A likelihood of held-out data (flows, autoregressive models; a bound for VAEs and DDPM)."""
+
+    def log_likelihood(
+        self, x: torch.Tensor, levels: int | None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """log p(x) per sample (B,), in nats: a continuous density for points (`levels` None),
+        the probability of the discrete pixels for images with `levels` grey levels (x on the
+        grid k / (levels - 1) of [0, 1]); no gradients. Noise (dequantization, importance
+        draws) from `generator` only."""
+        ...
+
+    def likelihood_kind(self) -> str:
+        """How log_likelihood is computed, recorded with the value: 'exact', or the bound, e.g.
+        'bound: importance-weighted, k=64'."""
+        ...
+
+
 def members(ability: type) -> list[str]:
     """The methods a Protocol above asks for, in the order it declares them."""
     return [name for name, value in vars(ability).items() if callable(value) and name[0] != "_"]

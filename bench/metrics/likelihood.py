@@ -1,0 +1,91 @@
+"""Density estimation on the held-out split (the `likelihood` metric): nats per example and bits
+per dimension, under one protocol for every model with a density (the Density ability).
+
+Points are continuous: -log p(x) of the density itself (bits/dim may be negative). Images are
+discrete, with the dataset's grey-level count L (EvalSpec.pixel_levels: 17 for sklearn digits,
+256 for mnist5k): -log P(x) of the pixels, for continuous models through uniform dequantization
+(log P(x) >= E_u log p((k + u) / L) - D log L), so a uniform model scores log2 L bits/dim.
+Whether a model's value is exact or a bound (and the bound's k) is its `likelihood_kind`, named
+in the metric's settings. Likelihood-based anomaly detection (`likelihood_anomaly`) scores a
+held-out image by -log p(x)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from bench.data.base import DataInfo, EvalSpec
+from bench.metrics.autoencoding import EVAL_SEED, anomaly_auroc, finite, probed
+from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
+
+LIKELIHOOD_IMAGES = 1000  # held-out points whose likelihood is measured (the first ones)
+IWAE_K = 64  # importance samples of a VAE's bound
+
+
+def nats_and_bits(log_p: torch.Tensor, dim: int) -> dict[str, float]:
+    """Mean NLL in nats per example and in bits per dimension from per-example log p (nats)."""
+    if log_p.dim() != 1 or len(log_p) == 0:
+        raise MetricInputError(f"likelihood: need (N >= 1,) log-likelihoods, got {log_p.shape}")
+    if not torch.isfinite(log_p).all():
+        raise MetricInputError("likelihood: some held-out log-likelihoods are not finite")
+    nll = -log_p.double().mean().item()
+    return {"nll_nats": nll, "bits_per_dim": nll / (dim * math.log(2))}
+
+
+@METRICS.register("likelihood")
+class Likelihood(Metric):
+    order = 9
+    description = (
+        f"held-out NLL of the first {LIKELIHOOD_IMAGES} points, nats per example and bits per "
+        "dimension; images as discrete pixels with the dataset's grey-level count (uniform "
+        "dequantization for continuous models), points as continuous densities; exact for flows "
+        f"and PixelCNN on points/pixels, an importance-weighted bound (k={IWAE_K}) for VAEs, the "
+        "variational bound for DDPM"
+    )
+    directions = {"nll_nats": "min", "bits_per_dim": "min"}
+    probes = ("log_likelihoods",)
+    settings = {
+        "images": LIKELIHOOD_IMAGES,
+        "pixels": "discrete, EvalSpec.pixel_levels grey levels, uniform dequantization",
+        "points": "continuous density",
+        "kind": "exact: flows, pixelcnn; bound: vae (importance-weighted, k=64), ddpm (VLB)",
+        "iwae_k": IWAE_K,
+        "seed": EVAL_SEED,
+    }
+
+    def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
+        if info.kind == "image" and spec.pixel_levels is None:
+            return "the dataset does not say how many grey levels its pixels take (pixel_levels)"
+        return None
+
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
+        log_p = probed(inputs, "log_likelihood", "likelihood")
+        return finite("likelihood", nats_and_bits(log_p, inputs.info.dim))
+
+
+@METRICS.register("likelihood_anomaly")
+class LikelihoodAnomaly(Metric):
+    order = 14
+    description = (
+        "anomaly detection of the class left out of training by likelihood: AUROC of -log p(x) "
+        f"on the first {LIKELIHOOD_IMAGES} held-out images (dataset param exclude_class)"
+    )
+    directions = {"anomaly_auroc_likelihood": "max"}
+    probes = ("log_likelihoods", "labels")
+    settings = {"images": LIKELIHOOD_IMAGES, "seed": EVAL_SEED}
+
+    def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
+        if spec.anomaly_class is None:
+            return "no class is left out of training (set the dataset parameter exclude_class)"
+        return Likelihood().applies(spec, info)
+
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
+        log_p = probed(inputs, "log_likelihood", "likelihood_anomaly")
+        if "labels" not in inputs.probes:
+            raise MetricInputError("likelihood_anomaly: the held-out split has no labels")
+        assert inputs.spec.anomaly_class is not None  # see applies()
+        labels = inputs.probes["labels"][: len(log_p)]
+        auroc = anomaly_auroc(-log_p, labels, inputs.spec.anomaly_class)
+        return finite("likelihood_anomaly", {"anomaly_auroc_likelihood": auroc})
