@@ -12,7 +12,7 @@ held-out image by -log p(x)."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -20,8 +20,11 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.autoencoding import EVAL_SEED, anomaly_auroc, finite, probed
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
+if TYPE_CHECKING:
+    from bench.models.base import GenerativeModel
+
 LIKELIHOOD_IMAGES = 1000  # held-out points whose likelihood is measured (the first ones)
-IWAE_K = 64  # importance samples of a VAE's bound
+IWAE_K = 64  # importance samples of a VAE's bound (bench.models.vae.DENSITY_K, checked by a test)
 
 
 def nats_and_bits(log_p: torch.Tensor, dim: int) -> dict[str, float]:
@@ -50,7 +53,10 @@ class Likelihood(Metric):
         "images": LIKELIHOOD_IMAGES,
         "pixels": "discrete, EvalSpec.pixel_levels grey levels, uniform dequantization",
         "points": "continuous density",
-        "kind": "exact: flows, pixelcnn; bound: vae (importance-weighted, k=64), ddpm (VLB)",
+        "kind": (
+            "exact: flows on points, pixelcnn; bound: flows on images (dequantization), vae "
+            f"(importance-weighted, k={IWAE_K}), ddpm (variational, discretized decoder)"
+        ),
         "iwae_k": IWAE_K,
         "seed": EVAL_SEED,
     }
@@ -58,6 +64,11 @@ class Likelihood(Metric):
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if info.kind == "image" and spec.pixel_levels is None:
             return "the dataset does not say how many grey levels its pixels take (pixel_levels)"
+        return None
+
+    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
+        if getattr(model, "conditional", False):
+            return "the likelihood is of unlabelled data, and a conditional model needs labels"
         return None
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
@@ -80,6 +91,9 @@ class LikelihoodAnomaly(Metric):
         if spec.anomaly_class is None:
             return "no class is left out of training (set the dataset parameter exclude_class)"
         return Likelihood().applies(spec, info)
+
+    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
+        return Likelihood().applies_to_model(model)
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         log_p = probed(inputs, "log_likelihood", "likelihood_anomaly")

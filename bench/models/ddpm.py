@@ -29,6 +29,7 @@ from torch import nn
 from bench.data.base import DataInfo
 from bench.errors import BenchError
 from bench.models.base import MODELS, Batch, Diagnostic, GenerativeModel, HParams
+from bench.models.ddpm_bound import DdpmDensity
 from bench.models.nets import inference
 from bench.models.unet import DataScaler, PointDenoiser, UNet, unet_incompatibility
 
@@ -229,7 +230,7 @@ def data_incompatibility(info: DataInfo, levels: int) -> str | None:
 
 
 @MODELS.register("ddpm")
-class Ddpm(GenerativeModel):
+class Ddpm(DdpmDensity, GenerativeModel):  # DdpmDensity: the variational bound
     """The DDPM objective with an MLP (points) or U-Net (images) noise predictor, an EMA copy of
     it for sampling, and the DDIM tools the evaluator can use: `ddim_invert` / `decode_latent`
     (a deterministic latent x_T per image, for interpolation) and `inpaint`."""
