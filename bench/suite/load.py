@@ -3,30 +3,39 @@ suite with its trials (`suite.trials`); nothing downstream expands it again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from bench.suite.explain import explain, without_implied_missing
+from bench.suite.include import apply_sets, resolve
 from bench.suite.plan import Planner
 from bench.suite.published import check_published
 from bench.suite.schema import Suite
-from bench.suite.source import Locator, combined, compose, read_suite_file
+from bench.suite.source import Locator, combined, compose
 from bench.trial import Trial
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read, parse and fully validate a suite file; raises SuiteError / SuiteErrors."""
+def load_suite(path: str | Path, settings: Sequence[str] = ()) -> Suite:
+    """Read a suite file with its includes, apply `--set key.path=value` overrides, then parse
+    and fully validate it; raises SuiteError / SuiteErrors naming the file each value came from."""
     path = Path(path)
-    suite = parse_suite(read_suite_file(path), source=str(path))
+    data, locator = resolve(path)
+    apply_sets(data, locator, list(settings))
+    suite = validate(data, locator)
     suite._source = path
     return suite
 
 
 def parse_suite(text: str, source: str = "<string>") -> Suite:
-    """Parse and fully validate suite text; `source` names it in error messages."""
+    """Parse and fully validate suite text (no includes); `source` names it in error messages."""
     data, lines = compose(text, source)
-    locator = Locator(source, lines)
+    return validate(data, Locator(source, lines))
+
+
+def validate(data: dict, locator: Locator) -> Suite:
+    """Validate a suite mapping, plan its trials and check its published numbers."""
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -59,21 +59,28 @@ def _yaml_files(folder: Path) -> list[str]:
 
 @dataclass
 class Locator:
-    """Turns a path within the suite such as ('models', 0, 'hparams', 'lr') into 'file:12 (...)'."""
+    """Turns a path within the suite such as ('models', 0, 'hparams', 'lr') into 'file:12 (...)'.
+    `files` names, for a path, the file (or `--set` option) its value came from, where a suite
+    includes others; any other path belongs to `source`."""
 
     source: str
     lines: dict[YamlPath, int]
+    files: dict[YamlPath, str] = field(default_factory=dict)
+
+    def origin(self, path: Sequence[str | int]) -> tuple[str, int | None]:
+        """The file and line of the deepest prefix of `path` that is known."""
+        for depth in range(len(path), -1, -1):
+            key = tuple(path[:depth])
+            if key in self.lines or key in self.files:
+                return self.files.get(key, self.source), self.lines.get(key)
+        return self.source, None
 
     def line(self, path: Sequence[str | int]) -> int | None:
-        for depth in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:depth]))
-            if line is not None:
-                return line
-        return None
+        return self.origin(path)[1]
 
     def where(self, path: Sequence[str | int]) -> str:
-        line = self.line(path)
-        at = f"{self.source}:{line}" if line is not None else self.source
+        source, line = self.origin(path)
+        at = f"{source}:{line}" if line is not None else source
         named = dotted(path)
         return f"{at} ({named})" if named else at
 
