@@ -58,10 +58,18 @@ def run(
         ),
     ] = None,
     inception_weights: InceptionWeights = None,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="override a suite value after its includes, e.g. --set budget.steps=500 "
+            "(repeatable; the value is read as YAML)",
+        ),
+    ] = None,
 ) -> None:
     """Expand a suite into trials and run them on Ray Tune."""
     use_inception_weights(inception_weights)
-    spec = suite_to_run(suite, resume)
+    spec = suite_to_run(suite, resume, settings or [])
     trials = spec.trials
     if dry_run:
         print_trials(spec, trials)
@@ -90,7 +98,7 @@ def run(
         raise typer.Exit(EXIT_TRIALS_FAILED)
 
 
-def suite_to_run(suite: Path | None, resume: Path | None):
+def suite_to_run(suite: Path | None, resume: Path | None, settings: list[str] = ()):
     """The suite file given, or with --resume alone the copy the run folder keeps."""
     from bench.results.layout import SUITE_FILE, find_run
     from bench.suite.load import load_suite
@@ -101,8 +109,8 @@ def suite_to_run(suite: Path | None, resume: Path | None):
             fix="bench run SUITE.yaml, or bench run --resume RUN_DIR to finish an earlier run",
         )
     if suite is not None:
-        return load_suite(suite)
-    return load_suite(find_run(resume) / SUITE_FILE)
+        return load_suite(suite, settings)
+    return load_suite(find_run(resume) / SUITE_FILE, settings)
 
 
 def print_trials(spec, trials) -> None:

@@ -115,7 +115,10 @@ def apply_sets(data: dict, where: Locator, settings: list[str]) -> None:
         path, value = _parse_setting(setting)
         _assign(data, path, value, setting)
         _forget(where, path)
-        where.files[path] = f"--set {setting}"
+        for depth in range(1, len(path) + 1):  # a key the option creates belongs to it too
+            key = path[:depth]
+            if key not in where.lines and key not in where.files:
+                where.files[key] = f"--set {setting}"
 
 
 def _parse_setting(setting: str) -> tuple[YamlPath, Any]:
