@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from bench.data.base import DataInfo, EvalSpec
-from bench.metrics.autoencoding import EVAL_SEED, anomaly_auroc, finite, probed
+from bench.metrics.autoencoding import EVAL_SEED, anomaly_auroc, auroc, finite, probed
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
 if TYPE_CHECKING:
@@ -103,3 +103,63 @@ class LikelihoodAnomaly(Metric):
         labels = inputs.probes["labels"][: len(log_p)]
         auroc = anomaly_auroc(-log_p, labels, inputs.spec.anomaly_class)
         return finite("likelihood_anomaly", {"anomaly_auroc_likelihood": auroc})
+
+
+# ---------------------------------------------------------------- out-of-distribution data
+
+OOD_SEED = 0  # the pixel permutation of the shuffled copy
+
+
+def inverted(x: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] with every grey level reversed (white digits become black on white)."""
+    return 1.0 - x
+
+
+def shuffled(x: torch.Tensor) -> torch.Tensor:
+    """Every image's pixels in one fixed random order: the grey-level histogram kept, the
+    spatial structure destroyed."""
+    flat = x.reshape(len(x), -1)
+    order = torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(OOD_SEED))
+    return flat[:, order].reshape(x.shape)
+
+
+# Copies of the held-out images, out of the training distribution, that `ood` scores.
+OOD_COPIES = {"inverted": inverted, "shuffled": shuffled}
+
+
+def ood_auroc(log_p_in: torch.Tensor, log_p_out: torch.Tensor) -> float:
+    """AUROC of "in-distribution data has the higher likelihood": 1 separates perfectly, 0.5 is
+    chance, below 0.5 the model prefers the out-of-distribution data (Nalisnick et al. 2019)."""
+    scores = torch.cat([log_p_in, log_p_out])
+    positive = torch.cat([torch.ones(len(log_p_in)), torch.zeros(len(log_p_out))]).bool()
+    return auroc(scores, positive)
+
+
+@METRICS.register("ood")
+class OutOfDistribution(Metric):
+    order = 15
+    by_default = False
+    description = (
+        "likelihood out-of-distribution check: AUROC of log p(held-out image) > log p(its "
+        f"copy), first {LIKELIHOOD_IMAGES} held-out images against their "
+        f"{' and '.join(OOD_COPIES)} copies; below 0.5 the model prefers the foreign data"
+    )
+    directions = {f"ood_auroc_{name}": "max" for name in OOD_COPIES}
+    probes = ("log_likelihoods", "ood_log_likelihoods")
+    settings = {"images": LIKELIHOOD_IMAGES, "copies": list(OOD_COPIES), "seed": OOD_SEED}
+
+    def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
+        if info.kind != "image":
+            return "the out-of-distribution copies are of images"
+        return Likelihood().applies(spec, info)
+
+    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
+        return Likelihood().applies_to_model(model)
+
+    def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
+        log_p = probed(inputs, "log_likelihood", "ood")
+        values = {
+            f"ood_auroc_{name}": ood_auroc(log_p, probed(inputs, f"log_likelihood_{name}", "ood"))
+            for name in OOD_COPIES
+        }
+        return finite("ood", values)

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from bench.data.base import DataSplits, EvalSpec
-from bench.metrics.likelihood import LIKELIHOOD_IMAGES
+from bench.metrics.likelihood import LIKELIHOOD_IMAGES, OOD_COPIES
 from bench.models.abilities import Density
 from bench.probes import PROBES, Probe
 from bench.probes.heldout import eval_generator, heldout, in_chunks
@@ -24,10 +24,31 @@ class LogLikelihoods(Probe):
 
     def run(self, model: Any, splits: DataSplits, spec: EvalSpec) -> dict[str, torch.Tensor]:
         x, _ = heldout(splits, limit=LIKELIHOOD_IMAGES)
-        gen = eval_generator(model)
-        levels = spec.pixel_levels
+        return {"log_likelihood": log_likelihoods(model, x, spec)}
 
-        def log_p(xs: torch.Tensor, ys: Any) -> torch.Tensor:
-            return model.log_likelihood(xs, levels, gen).double()
 
-        return {"log_likelihood": in_chunks(log_p, x, None)}
+@PROBES.register("ood_log_likelihoods")
+class OodLogLikelihoods(Probe):
+    description = (
+        f"log p(x) in nats of the {' and '.join(OOD_COPIES)} copies of the first "
+        f"{LIKELIHOOD_IMAGES} held-out images"
+    )
+    needs = Density
+    keys = tuple(f"log_likelihood_{name}" for name in OOD_COPIES)
+
+    def run(self, model: Any, splits: DataSplits, spec: EvalSpec) -> dict[str, torch.Tensor]:
+        x, _ = heldout(splits, limit=LIKELIHOOD_IMAGES)
+        return {
+            f"log_likelihood_{name}": log_likelihoods(model, copy(x), spec)
+            for name, copy in OOD_COPIES.items()
+        }
+
+
+def log_likelihoods(model: Any, x: torch.Tensor, spec: EvalSpec) -> torch.Tensor:
+    """log p of every row of x, float64, in chunks, with the evaluation's seeded noise."""
+    gen = eval_generator(model)
+
+    def log_p(xs: torch.Tensor, ys: Any) -> torch.Tensor:
+        return model.log_likelihood(xs, spec.pixel_levels, gen).double()
+
+    return in_chunks(log_p, x, None)

@@ -89,3 +89,43 @@ def test_models_without_a_density_are_refused() -> None:
 def test_images_without_a_level_count_are_refused() -> None:
     info = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0))
     assert "pixel_levels" in METRICS.get("likelihood").applies(EvalSpec("raw"), info)
+
+
+def inputs_with(probes: dict[str, torch.Tensor], spec: EvalSpec) -> EvalInputs:
+    info = DataInfo(shape=(1, 2, 2), kind="image", value_range=(0.0, 1.0))
+    empty = Features(torch.zeros(1, 1))
+    return EvalInputs(torch.zeros(1, 1, 2, 2), empty, empty, spec, info, probes=probes)
+
+
+def test_ood_auroc_is_one_when_in_distribution_is_likelier_and_zero_for_the_paradox() -> None:
+    spec = EvalSpec("raw", pixel_levels=256)
+    log_p = torch.tensor([-1.0, -2.0, -3.0])
+    lower, higher = log_p - 10, log_p + 10
+    ood = METRICS.get("ood")
+    values = ood.compute(
+        inputs_with(
+            {"log_likelihood": log_p, "log_likelihood_inverted": lower}
+            | {"log_likelihood_shuffled": higher},
+            spec,
+        )
+    )
+    assert values == {"ood_auroc_inverted": 1.0, "ood_auroc_shuffled": 0.0}
+    assert ood.applies(EvalSpec("raw"), DataInfo((2,), "points", None)) is not None
+
+
+def test_ood_copies_keep_shape_grid_and_histogram() -> None:
+    from bench.metrics.likelihood import inverted, shuffled
+
+    x = torch.randint(0, 17, (3, 1, 8, 8)).float() / 16
+    assert torch.equal(inverted(inverted(x)), x)
+    assert torch.equal(shuffled(x).flatten(1).sort(1).values, x.flatten(1).sort(1).values)
+    assert torch.equal(shuffled(x), shuffled(x)) and not torch.equal(shuffled(x), x)
+
+
+def test_likelihood_anomaly_scores_unlikely_images_as_anomalous() -> None:
+    spec = EvalSpec("raw", pixel_levels=256, anomaly_class=3)
+    log_p = torch.tensor([-1.0, -9.0, -2.0, -8.0])
+    labels = torch.tensor([0, 3, 1, 3])
+    metric = METRICS.get("likelihood_anomaly")
+    values = metric.compute(inputs_with({"log_likelihood": log_p, "labels": labels}, spec))
+    assert values == {"anomaly_auroc_likelihood": 1.0}

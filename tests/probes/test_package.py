@@ -36,7 +36,14 @@ def test_every_module_of_the_package_is_imported_and_registers_its_probes() -> N
     modules = {m.name for m in pkgutil.iter_modules(bench.probes.__path__)}
     assert {"data", "autoencoding", "translation", "inpainting", "interpolation"} <= modules
     homes = {type(probe).__module__.rpartition(".")[2] for _, probe in PROBES}
-    assert homes == {"data", "autoencoding", "translation", "inpainting", "interpolation"}
+    assert homes == {
+        "data",
+        "autoencoding",
+        "translation",
+        "inpainting",
+        "interpolation",
+        "likelihood",
+    }
     assert {"heldout", "reconstructions", "cycle_reconstructions", "inpainting", "path_steps"} <= (
         set(PROBES.names())
     )
