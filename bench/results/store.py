@@ -68,8 +68,13 @@ class RunStore(RunFolder):
         self.write_meta(meta)
 
     def stored_trials(self) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-        """trial id -> (config.json, metrics.json or {}) of every trial this run has written."""
-        return {trial_id: self.raw(trial_id) for trial_id in self.trial_ids()}
+        """trial id -> (config.json, metrics.json or {}) of every trial this run has written,
+        upgraded (bench.results.folder.upgrade), so a run written by an older bench resumes."""
+        found = {}
+        for trial_id in self.trial_ids():
+            result = self.trial(trial_id)
+            found[trial_id] = (result.trial.to_dict(), result.metrics)
+        return found
 
     def next_experiment(self) -> str:
         """Tune's experiment folder for this driver: `tune`, then `tune-2`, ... on each resume, so

@@ -24,6 +24,7 @@ from bench.suite import expand, load_suite
 from bench.trial.evaluate import prepare_dataset
 from bench.trial.train import run_trial
 from tests.conftest import write_suite
+from tests.results.runs import KEPT_SUITE
 
 pytestmark = pytest.mark.ray
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,3 +122,22 @@ def test_a_killed_driver_resumes_without_rerunning_or_losing_finished_trials(tmp
     assert "3 of 3 trials already finished, 0 to go" in again.output
     assert (run / "leaderboard.csv").is_file()
     assert aggregate(run).to_csv(cost=False) == expected_leaderboard(suite, tmp_path / "b")
+
+
+def test_a_run_written_before_trials_carried_their_reference_size_still_resumes(tmp_path):
+    from bench.results.resume import plan_resume
+    from bench.suite import parse_suite
+
+    text = KEPT_SUITE.format(extra="")
+    suite = parse_suite(text)
+    trials = expand(suite)
+    store = RunStore.create(tmp_path, suite, len(trials))
+    for trial in trials:  # as an older bench wrote them: no reference_samples in the budget
+        store.write_config(trial)
+        config = store.trial_dir(trial.trial_id) / "config.json"
+        old = json.loads(config.read_text())
+        del old["budget"]["reference_samples"]
+        config.write_text(json.dumps(old))
+    plan = plan_resume(store, trials)
+    assert plan.finished == {} and set(plan.points) == {t.trial_id for t in trials}
+    assert {store.trial(t.trial_id).trial.budget["reference_samples"] for t in trials} == {200}
