@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from bench.errors import SuiteError, dotted
-from bench.suite.source import Locator, YamlPath, _Loader, compose, read_suite_file
+from bench.suite.source import Locator, SuiteLoader, YamlPath, compose, read_suite_file
 
 INCLUDE = "include"
 
@@ -131,7 +131,7 @@ def _parse_setting(setting: str) -> tuple[YamlPath, Any]:
             fix="write e.g. --set budget.steps=500 or --set seeds=[0,1]",
         )
     try:
-        value = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        value = yaml.load(text, Loader=SuiteLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise SuiteError(
             f"--set '{setting}': the value is not valid YAML ({exc})",

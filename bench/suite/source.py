@@ -85,12 +85,12 @@ class Locator:
         return f"{at} ({named})" if named else at
 
 
-class _Loader(yaml.SafeLoader):
+class SuiteLoader(yaml.SafeLoader):
     """Safe loading, plus YAML 1.2 floats without a dot such as 1e-4 (YAML 1.1, and so plain
     PyYAML, reads those as strings: a classic surprise with learning rates)."""
 
 
-_Loader.add_implicit_resolver(
+SuiteLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
     list("-+.0123456789"),
@@ -99,7 +99,7 @@ _Loader.add_implicit_resolver(
 
 def compose(text: str, source: str) -> tuple[dict, dict[YamlPath, int]]:
     """Safe-load `text` into a mapping plus a map of node path -> 1-based line."""
-    loader = _Loader(text)
+    loader = SuiteLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
