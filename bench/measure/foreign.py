@@ -84,6 +84,12 @@ def file_assets(path: Path, feature_space: str | None, n_reference: int) -> Data
     x = to_data_space(array, info, str(path))
     fingerprint = f"file-{hashlib.sha256(x.numpy().tobytes()).hexdigest()[:12]}"
     splits = split(x, None, DatasetParams())
+    if min(len(splits.train), len(splits.heldout)) == 0:
+        raise BenchError(
+            f"{len(x)} real samples are too few for a train and a held-out split",
+            where=str(path),
+            fix="give more real samples (hundreds or more)",
+        )
     return embed_dataset(path.name, path.name, info, spec, splits, fingerprint, n_reference)
 
 
