@@ -60,7 +60,7 @@ def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
     load_registries()
     check_names(metrics)
     trials = load_trials(run_dir)
-    completed = [(t, m) for t, m in trials if m.get("status") == "completed"]
+    completed = [(t, m) for t, m in trials if m.get("status") == Status.COMPLETED]
     if not completed:
         raise BenchError(
             f"{run_dir} has no completed trial to measure",

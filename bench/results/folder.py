@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -118,15 +117,25 @@ def history_csv(rows: list[dict[str, float]]) -> str:
     return buffer.getvalue()
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file of a run folder; a missing or broken one is refused naming it."""
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON file of a run folder (an object); a missing or broken one is refused naming it."""
+    from bench.userfiles import read_json as guarded  # torch loads only when a file is read
+
+    return guarded(path, what=f"run folder's {Path(path).name}", fix=RESTORE_RUN)
+
+
+RESTORE_RUN = "restore the file from a copy of the run folder (bench writes each file whole)"
+
+
+def trial_of(config: dict[str, Any], path: Path) -> Trial:
+    """The trial a config.json describes; one that lacks fields (or holds the wrong types) is
+    refused naming the file."""
     try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
+        return Trial.from_dict(config)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise BenchError(
-            f"cannot read {path}: {exc}",
-            fix="restore the file from a copy of the run (or run the trial again with "
-            "`bench run --resume`)",
+            f"{path}: the trial config is not one bench wrote ({exc})",
+            fix=RESTORE_RUN,
         ) from None
 
 
@@ -166,7 +175,15 @@ class RunFolder:
 
     def trial(self, trial_id: str) -> TrialResult:
         config, metrics = self.raw(trial_id)
-        trial, metrics = upgrade(Trial.from_dict(config), metrics, self.suite_reference)
+        trial = trial_of(config, self.trial_dir(trial_id) / CONFIG_FILE)
+        try:
+            trial, metrics = upgrade(trial, metrics, self.suite_reference)
+        except (TypeError, AttributeError, KeyError) as exc:
+            raise BenchError(
+                f"{self.trial_dir(trial_id) / METRICS_FILE}: not a metrics.json bench wrote "
+                f"({type(exc).__name__}: {exc})",
+                fix=RESTORE_RUN,
+            ) from None
         return TrialResult(trial, metrics, self.trial_dir(trial_id))
 
     @cached_property

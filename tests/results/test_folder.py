@@ -58,10 +58,24 @@ def test_a_damaged_file_is_refused_naming_it(tmp_path, trial):
     metrics.write_text('{"status": "compl')  # a copy cut short
     with pytest.raises(BenchError) as caught:
         folder.trial(trial.trial_id)
-    assert str(metrics) in caught.value.what
+    assert str(metrics) in str(caught.value)
     history = folder.trial_dir(trial.trial_id) / "history.csv"
     metrics.write_text(json.dumps({"status": "completed"}))
     history.write_text("step,loss\nnot-a-step,1.0\n")
     with pytest.raises(BenchError) as caught:
         folder.trial(trial.trial_id).history()
-    assert str(history) in caught.value.what
+    assert str(history) in str(caught.value)
+
+
+def test_a_config_that_is_json_but_not_a_trial_is_refused_naming_it(tmp_path, trial):
+    folder = RunFolder(tmp_path)
+    folder.write_config(trial)
+    config = folder.trial_dir(trial.trial_id) / "config.json"
+    config.write_text(json.dumps({"trial_id": trial.trial_id}))  # valid JSON, not a config
+    with pytest.raises(BenchError) as caught:
+        folder.trials()
+    assert str(config) in str(caught.value) and "lacks" in str(caught.value)
+    config.write_text("[1, 2]")  # not an object at all
+    with pytest.raises(BenchError) as caught:
+        folder.trials()
+    assert "config.json" in str(caught.value)
