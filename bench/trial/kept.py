@@ -21,12 +21,14 @@ from typing import Any
 
 import torch
 
+from bench.direction import Direction, better
 from bench.errors import BenchError
 from bench.metrics.base import ranking_keys
 from bench.models.base import GenerativeModel
+from bench.results.layout import CONFIG_FILE
 from bench.trial import Trial
 from bench.trial.evaluate import Evaluation, generate
-from bench.userfiles import check_state_dict, load_state, read_json
+from bench.userfiles import check_state_dict, load_state
 
 KEPT_FILES = {"final": "model_final.pt", "best": "model_best.pt"}
 DEFAULT_KEEP = "both"
@@ -51,9 +53,9 @@ def ranking_score(
     return None
 
 
-def improves(direction: str, value: float, than: float) -> bool:
+def improves(direction: Direction, value: float, than: float) -> bool:
     """Strictly better: on a tie the earlier evaluation stays the best, as in the leaderboard."""
-    return value < than if direction == "min" else value > than
+    return better(value, than, direction)
 
 
 def cpu_state(model: GenerativeModel) -> dict[str, torch.Tensor]:
@@ -134,23 +136,18 @@ def to_bytes(state: dict[str, Any]) -> bytes:
 
 
 def read_trial(trial_dir: Path) -> Trial:
-    """The trial whose folder this is, from its config.json."""
-    config = Path(trial_dir) / "config.json"
-    if not config.is_file():
+    """The trial whose folder this is, from its config.json, read by the run folder's one reader
+    (bench.results.folder), so an older config comes upgraded."""
+    from bench.results.folder import RunFolder
+
+    trial_dir = Path(trial_dir)
+    if not (trial_dir / CONFIG_FILE).is_file():
         raise BenchError(
             f"{trial_dir} is not a trial folder (it has no config.json)",
             where=str(trial_dir),
             fix="give a trial's folder, RUN_DIR/trials/<trial-id>",
         )
-    data = read_json(config, "trial config", fix="restore config.json from a copy of the run")
-    try:
-        return Trial.from_dict(data)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise BenchError(
-            f"config.json is not a trial's config ({exc})",
-            where=str(config),
-            fix="restore config.json from a copy of the run",
-        ) from None
+    return RunFolder(trial_dir.parent.parent).trial(trial_dir.name).trial
 
 
 def kept_path(trial_dir: Path, which: str) -> Path:
@@ -270,26 +267,21 @@ def save_samples(path: Path, samples: torch.Tensor, **about: Any) -> Path:
 
 def evaluate_command(trial_dir: Path, trial: Trial, samples: Path) -> str | None:
     """The `bench evaluate` line that measures `samples` against the trial's own reference set
-    (its dataset's training split, as many points as the suite's eval_samples), or None when
-    the dataset has parameters, which `--real` cannot pass."""
-    import yaml
-
+    (its dataset's training split, `reference_samples` points), or None when the dataset has
+    parameters, which `--real` cannot pass."""
     from bench.data import DATASETS
 
     dataset_cls = DATASETS.get(trial.dataset)
     if dataset_cls.Params(**trial.dataset_params) != dataset_cls.Params():
         return None  # --real names a dataset with its default parameters only
-    reference = int(trial.budget["eval_samples"])
-    suite_file = Path(trial_dir).resolve().parent.parent / "suite.yaml"
-    if suite_file.is_file():
-        reference = int(yaml.safe_load(suite_file.read_text())["budget"]["eval_samples"])
+    reference = int(trial.budget.get("reference_samples") or trial.budget["eval_samples"])
     from bench.metrics.base import METRICS
     from bench.probes import unmeasurable
 
     measurable = [
         name
         for name in trial.metrics
-        if METRICS.get(name).inputs == "samples" and unmeasurable(METRICS.get(name), None) is None
+        if not METRICS.get(name).over_history and unmeasurable(METRICS.get(name), None) is None
     ]
     metrics = ",".join(measurable)
     return (
