@@ -18,6 +18,7 @@ from bench.data.base import DataInfo
 from bench.errors import BenchError
 from bench.models.base import MODELS, Batch, Diagnostic, GenerativeModel, HParams
 from bench.models.coders import ENCODERS
+from bench.models.levels import bernoulli_level_nll
 from bench.models.nets import RangeSquash, descend, flatten, grad_norm, inference, standard_normal
 
 IS_CHUNK = 4096  # (importance samples x images) decoded at once by `importance_nll`
@@ -35,6 +36,15 @@ class Likelihood(nn.Module):
         """E[x | z] in data space."""
         raise NotImplementedError
 
+    def level_nll(self, raw: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
+        """-log P(x | z) per sample (B,) as a distribution over the data's `levels` discrete
+        values (bench.models.levels), for the likelihood metric on images."""
+        raise BenchError(
+            f"{type(self).__name__} decoder has no distribution over {levels} pixel levels",
+            where="vae likelihood",
+            fix="measure likelihood on images with a bounded value range (Bernoulli decoder)",
+        )
+
 
 class Bernoulli(Likelihood):
     """Independent Bernoulli pixels on the value range rescaled to [0, 1]; the raw output is the
@@ -47,6 +57,10 @@ class Bernoulli(Likelihood):
     def nll(self, raw: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         target = (x - self.squash.low) / (self.squash.high - self.squash.low)
         return F.binary_cross_entropy_with_logits(raw, target, reduction="none").sum(-1)
+
+    def level_nll(self, raw: torch.Tensor, x: torch.Tensor, levels: int) -> torch.Tensor:
+        target = (x - self.squash.low) / (self.squash.high - self.squash.low)
+        return bernoulli_level_nll(raw, target, levels)
 
     def mean(self, raw: torch.Tensor) -> torch.Tensor:
         return self.squash(raw)
@@ -211,10 +225,13 @@ class Vae(GenerativeModel):
         k: int = 64,
         generator: torch.Generator | None = None,
         y: torch.Tensor | None = None,
+        levels: int | None = None,
     ) -> torch.Tensor:
         """-log p(x) per sample (B,), in nats, by importance sampling with q(z | x) as proposal
         (Burda et al. 2016): -log mean_k p(x | z_k) p(z_k) / q(z_k | x). An upper bound on the
-        true NLL in expectation, tighter than -ELBO, and equal to it at k = 1. No gradients."""
+        true NLL in expectation, tighter than -ELBO, and equal to it at k = 1. With `levels`,
+        p(x | z) is the decoder normalised over that many pixel levels, so the bound is on the
+        discrete -log P(x) of the pixels. No gradients."""
         x = flatten(x.to(self.device))
         rows = max(1, IS_CHUNK // k)
         parts = []
@@ -222,11 +239,16 @@ class Vae(GenerativeModel):
             for start in range(0, len(x), rows):
                 xs = x[start : start + rows]
                 ys = None if y is None else y[start : start + rows]
-                parts.append(self._importance_nll(xs, k, generator, ys))
+                parts.append(self._importance_nll(xs, k, generator, ys, levels))
         return torch.cat(parts)
 
     def _importance_nll(
-        self, x: torch.Tensor, k: int, generator: torch.Generator | None, y: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        k: int,
+        generator: torch.Generator | None,
+        y: torch.Tensor | None,
+        levels: int | None,
     ) -> torch.Tensor:
         b, latent = len(x), self.hparams.latent_dim
         mu, logvar = self.encode(x, y)
@@ -234,7 +256,13 @@ class Vae(GenerativeModel):
         z = mu + torch.exp(0.5 * logvar) * eps  # (k, b, latent)
         y_rep = None if y is None else y.repeat(k)
         raw = self.decoder_raw(z.reshape(k * b, latent), y_rep)
-        log_px_z = -self.likelihood.nll(raw, x.repeat(k, 1)).reshape(k, b)
+        xs = x.repeat(k, 1)
+        nll = (
+            self.likelihood.nll(raw, xs)
+            if levels is None
+            else self.likelihood.level_nll(raw, xs, levels)
+        )
+        log_px_z = -nll.reshape(k, b)
         log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)
         log_qz = -0.5 * (eps.pow(2) + logvar + math.log(2 * math.pi)).sum(-1)
         log_w = log_px_z + log_pz - log_qz
@@ -243,14 +271,16 @@ class Vae(GenerativeModel):
     def log_likelihood(
         self, x: torch.Tensor, levels: int | None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Density: the importance-weighted lower bound on log p(x), k = DENSITY_K."""
-        return -self.importance_nll(x, DENSITY_K, generator)
+        """Density: the importance-weighted lower bound on log p(x), k = DENSITY_K; on images
+        (levels set) with the decoder normalised over the levels, a bound on log P(pixels)."""
+        return -self.importance_nll(x, DENSITY_K, generator, levels=levels)
 
     def likelihood_kind(self) -> str:
         if self.info.value_range is None:
             return f"bound: importance-weighted, k={DENSITY_K}"
         return (
-            f"bound: importance-weighted, k={DENSITY_K}; Bernoulli on grey levels, not normalised"
+            f"bound: importance-weighted, k={DENSITY_K}; decoder normalised over the pixel levels "
+            "(categorical ∝ Bernoulli density at k/(L-1)); trained with the unnormalised one"
         )
 
     def reconstruct(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
