@@ -31,6 +31,10 @@ class DataInfo:
     # values each takes; DataSplits then carries each point's factor indices. None elsewhere.
     factor_names: tuple[str, ...] | None = None
     factor_sizes: tuple[int, ...] | None = None
+    # Grey levels of image pixels, on the grid k / (levels - 1) of the value range (17 for sklearn
+    # digits, 256 for 8-bit images): what flows dequantize with, PixelCNN's categorical and the
+    # likelihood metric's discretization. None: continuous values.
+    levels: int | None = None
 
     @property
     def dim(self) -> int:
@@ -46,8 +50,6 @@ class EvalSpec:
     mode_std: float | None = None  # std of each mixture component
     num_modes: int | None = None  # modes the feature space assigns samples to (Features.modes)
     anomaly_class: int | None = None  # class left out of training (anomaly detection)
-    # Grey levels of image pixels (on the grid k / (levels - 1) of [0, 1]); None: continuous data
-    pixel_levels: int | None = None
 
 
 @dataclass

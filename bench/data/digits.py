@@ -87,7 +87,11 @@ class EmbeddedDigits(Dataset):
     @property
     def info(self) -> DataInfo:
         return DataInfo(
-            shape=(1, self.side, self.side), kind="image", value_range=(0.0, 1.0), num_classes=10
+            shape=(1, self.side, self.side),
+            kind="image",
+            value_range=(0.0, 1.0),
+            num_classes=10,
+            levels=self.levels,
         )
 
     @property
@@ -96,7 +100,6 @@ class EmbeddedDigits(Dataset):
             feature_space="classifier",
             num_modes=10,  # modes = predicted digits
             anomaly_class=self.params.exclude_class,
-            pixel_levels=self.levels,
         )
 
     def raw(self) -> tuple[np.ndarray, np.ndarray]:

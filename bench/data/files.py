@@ -144,7 +144,9 @@ class Cifar10(TorchvisionDataset):
 
     @property
     def info(self) -> DataInfo:
-        return DataInfo(shape=(3, 32, 32), kind="image", value_range=(0.0, 1.0), num_classes=10)
+        return DataInfo(
+            shape=(3, 32, 32), kind="image", value_range=(0.0, 1.0), num_classes=10, levels=256
+        )
 
     @property
     def eval_spec(self) -> EvalSpec:
@@ -182,7 +184,9 @@ class Mnist(TorchvisionDataset):
 
     @property
     def info(self) -> DataInfo:
-        return DataInfo(shape=(1, 28, 28), kind="image", value_range=(0.0, 1.0), num_classes=10)
+        return DataInfo(
+            shape=(1, 28, 28), kind="image", value_range=(0.0, 1.0), num_classes=10, levels=256
+        )
 
     @property
     def eval_spec(self) -> EvalSpec:

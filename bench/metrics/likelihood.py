@@ -2,7 +2,7 @@
 per dimension, under one protocol for every model with a density (the Density ability).
 
 Points are continuous: -log p(x) of the density itself (bits/dim may be negative). Images are
-discrete, with the dataset's grey-level count L (EvalSpec.pixel_levels: 17 for sklearn digits,
+discrete, with the dataset's grey-level count L (DataInfo.levels: 17 for sklearn digits,
 256 for mnist5k): -log P(x) of the pixels, for continuous models through uniform dequantization
 (log P(x) >= E_u log p((k + u) / L) - D log L), so a uniform model scores log2 L bits/dim.
 Whether a model's value is exact or a bound (and the bound's k) is its `likelihood_kind`, named
@@ -44,26 +44,28 @@ class Likelihood(Metric):
         f"held-out NLL of the first {LIKELIHOOD_IMAGES} points, nats per example and bits per "
         "dimension; images as discrete pixels with the dataset's grey-level count (uniform "
         "dequantization for continuous models), points as continuous densities; exact for flows "
-        f"and PixelCNN on points/pixels, an importance-weighted bound (k={IWAE_K}) for VAEs, the "
+        f"and PixelCNN on points/pixels, an importance-weighted bound (k={IWAE_K}, the decoder "
+        "normalised over the levels) for VAEs, the "
         "variational bound for DDPM"
     )
     directions = {"nll_nats": "min", "bits_per_dim": "min"}
     probes = ("log_likelihoods",)
     settings = {
         "images": LIKELIHOOD_IMAGES,
-        "pixels": "discrete, EvalSpec.pixel_levels grey levels, uniform dequantization",
+        "pixels": "discrete, DataInfo.levels grey levels, uniform dequantization",
         "points": "continuous density",
         "kind": (
             "exact: flows on points, pixelcnn; bound: flows on images (dequantization), vae "
-            f"(importance-weighted, k={IWAE_K}), ddpm (variational, discretized decoder)"
+            f"(importance-weighted, k={IWAE_K}, decoder normalised over the levels), ddpm "
+            "(variational, discretized decoder)"
         ),
         "iwae_k": IWAE_K,
         "seed": EVAL_SEED,
     }
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
-        if info.kind == "image" and spec.pixel_levels is None:
-            return "the dataset does not say how many grey levels its pixels take (pixel_levels)"
+        if info.kind == "image" and info.levels is None:
+            return "the dataset does not say how many grey levels its pixels take (DataInfo.levels)"
         return None
 
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:

@@ -67,7 +67,7 @@ class GenerativeModel(nn.Module):
     """Base class of registered models."""
 
     description: ClassVar[str] = ""
-    family: ClassVar[Literal["gan", "autoencoder", "diffusion"]]
+    family: ClassVar[Literal["gan", "autoencoder", "diffusion", "flow", "autoregressive"]]
     HParams: ClassVar[type[HParams]] = HParams
     # Whether the logged d_real / d_fake are probabilities (logistic losses) rather than scores
     # (least-squares, hinge, Wasserstein critics); None for models without a discriminator.

@@ -7,8 +7,7 @@ Images are discrete: pixels on the grid k / (L - 1) with L grey levels are dequa
 y = (k + u) / L, u ~ U[0, 1)^D, squeezed into logit space (the usual RealNVP preprocessing, its
 log-determinant counted) and modelled there; log P(x) >= E_u log p(y) - D log L (Theis et al.
 2016), so an image's NLL from one u draw is a bound, and a uniform density gives log2 L bits/dim.
-Training dequantizes with the `levels` hyperparameter, so set it to the dataset's level count
-(the `likelihood` metric records the count it measured with)."""
+Training, sampling and the likelihood use the dataset's level count (DataInfo.levels)."""
 
 from __future__ import annotations
 
@@ -62,16 +61,13 @@ class FlowHParams(HParams):
     transforms: int = Field(5, ge=1, description="coupling / autoregressive layers")
     hidden: int = Field(128, ge=1, description="width of each layer's conditioner network")
     depth: int = Field(2, ge=1, description="hidden layers of each conditioner network")
-    levels: int = Field(
-        256, ge=2, description="grey levels images are dequantized with in training (images only)"
-    )
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
 
 
 class Flow(GenerativeModel):
     """A zuko flow over flat data; subclasses name the zuko flow class."""
 
-    family = "flow"  # type: ignore[assignment]
+    family = "flow"
     HParams: ClassVar[type[FlowHParams]] = FlowHParams
     hparams: FlowHParams
     zuko_flow: ClassVar[type[zuko.flows.Flow]]
@@ -93,6 +89,8 @@ class Flow(GenerativeModel):
     def incompatibility(cls, info: DataInfo) -> str | None:
         if info.kind == "image" and info.value_range != (0.0, 1.0):
             return f"flows model images with pixels in [0, 1], not {info.value_range}"
+        if info.kind == "image" and info.levels is None:
+            return "flows dequantize images, and this dataset does not say its grey levels"
         return None
 
     @property
@@ -119,17 +117,17 @@ class Flow(GenerativeModel):
         return self.flow().base.log_prob(z) + ladj
 
     def continuous(
-        self, x: torch.Tensor, levels: int, generator: torch.Generator | None = None
+        self, x: torch.Tensor, levels: int | None, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, float]:
         """Flat continuous data of x and the log-volume term: (x, 0) for points, (dequantized
         pixels, -D log levels) for images."""
         flat = flatten(x.to(self.device))
-        if not self.images:
+        if levels is None:  # points (incompatibility() refuses images without levels)
             return flat, 0.0
         return dequantize(flat, levels, generator), -flat.shape[1] * math.log(levels)
 
     def train_step(self, batch: Batch) -> dict[str, float]:
-        y, offset = self.continuous(batch.x, self.hparams.levels)
+        y, offset = self.continuous(batch.x, self.info.levels)
         loss = -(self.log_density(y) + offset).mean() / self.info.dim
         return {"loss": loss.item(), "grad_norm": descend_clipped(self.opt, loss, self)}
 
@@ -137,7 +135,7 @@ class Flow(GenerativeModel):
         self, x: torch.Tensor, levels: int | None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         with inference(self):
-            y, offset = self.continuous(x, levels or self.hparams.levels, generator)
+            y, offset = self.continuous(x, levels, generator)
             return self.log_density(y) + offset
 
     def likelihood_kind(self) -> str:
@@ -150,8 +148,8 @@ class Flow(GenerativeModel):
             gen_device = generator.device if generator is not None else self.device
             z = torch.randn(n, self.info.dim, device=gen_device, generator=generator)
             y = self.inverse(z.to(self.device))
-            if self.images:
-                y = quantize(y, self.hparams.levels)
+            if self.info.levels is not None:
+                y = quantize(y, self.info.levels)
             return unflatten(y, self.info)
 
 

@@ -3,9 +3,8 @@ input, type B after it) so the distribution of each pixel depends only on the pi
 in raster order, and a categorical output over the pixels' grey levels. The density is exact:
 log P(x) = sum_i log P(x_i | x_<i); sampling draws one pixel at a time (H x W network passes).
 
-Single-channel images in [0, 1] on the grid k / (levels - 1); set `levels` to the dataset's
-level count (17 for sklearn digits, 256 for mnist5k). A dataset with other levels is measured on
-this model's grid, the nearest level per pixel."""
+Single-channel images in [0, 1] on the grid k / (L - 1), L the dataset's level count
+(DataInfo.levels: 17 for sklearn digits, 256 for mnist5k)."""
 
 from __future__ import annotations
 
@@ -41,14 +40,13 @@ class MaskedConv2d(nn.Conv2d):
 class PixelCnnHParams(HParams):
     channels: int = Field(64, ge=1, description="feature maps of every masked layer")
     layers: int = Field(5, ge=1, description="type-B masked 3x3 layers after the 7x7 type-A one")
-    levels: int = Field(256, ge=2, description="grey levels of the categorical output")
     lr: float = Field(1e-3, gt=0.0, description="Adam learning rate")
 
 
 @MODELS.register("pixelcnn")
 class PixelCnn(GenerativeModel):
     description = "PixelCNN: masked convolutions, categorical pixels, exact density; 1-ch images"
-    family = "autoregressive"  # type: ignore[assignment]
+    family = "autoregressive"
     HParams: ClassVar[type[PixelCnnHParams]] = PixelCnnHParams
     hparams: PixelCnnHParams
     diagnostics = {
@@ -62,7 +60,7 @@ class PixelCnn(GenerativeModel):
         blocks: list[nn.Module] = [MaskedConv2d("A", 1, ch, 7), nn.ReLU()]
         for _ in range(hparams.layers):
             blocks += [MaskedConv2d("B", ch, ch, 3), nn.ReLU()]
-        blocks += [MaskedConv2d("B", ch, hparams.levels, 1)]
+        blocks += [MaskedConv2d("B", ch, self.levels, 1)]
         self.net = nn.Sequential(*blocks)
         self.opt = torch.optim.Adam(self.parameters(), lr=hparams.lr)
 
@@ -70,7 +68,15 @@ class PixelCnn(GenerativeModel):
     def incompatibility(cls, info: DataInfo) -> str | None:
         if info.kind != "image" or info.shape[0] != 1 or info.value_range != (0.0, 1.0):
             return "pixelcnn models single-channel images with pixels in [0, 1]"
+        if info.levels is None:
+            return "pixelcnn's output is categorical, and this dataset does not say its grey levels"
         return None
+
+    @property
+    def levels(self) -> int:
+        """The dataset's grey levels: the categories of every pixel."""
+        assert self.info.levels is not None  # see incompatibility()
+        return self.info.levels
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """(B, levels, H, W) logits of each pixel's level given the pixels before it."""
@@ -79,8 +85,8 @@ class PixelCnn(GenerativeModel):
     def nll(self, x: torch.Tensor) -> torch.Tensor:
         """-log P(x) per image (B,), in nats, on this model's grid of levels."""
         x = x.to(self.device)
-        target = pixel_grid(x, self.hparams.levels).long()[:, 0]
-        snapped = target[:, None].float() / (self.hparams.levels - 1)
+        target = pixel_grid(x, self.levels).long()[:, 0]
+        snapped = target[:, None].float() / (self.levels - 1)
         per_pixel = F.cross_entropy(self.logits(snapped), target, reduction="none")
         return per_pixel.flatten(1).sum(-1)
 
@@ -106,5 +112,5 @@ class PixelCnn(GenerativeModel):
                     probs = torch.softmax(self.logits(x)[:, :, i, j], dim=1)
                     gen_device = generator.device if generator is not None else self.device
                     k = torch.multinomial(probs.to(gen_device), 1, generator=generator)
-                    x[:, 0, i, j] = k[:, 0].to(self.device).float() / (self.hparams.levels - 1)
+                    x[:, 0, i, j] = k[:, 0].to(self.device).float() / (self.levels - 1)
         return x

@@ -49,6 +49,6 @@ def log_likelihoods(model: Any, x: torch.Tensor, spec: EvalSpec) -> torch.Tensor
     gen = eval_generator(model)
 
     def log_p(xs: torch.Tensor, ys: Any) -> torch.Tensor:
-        return model.log_likelihood(xs, spec.pixel_levels, gen).double()
+        return model.log_likelihood(xs, model.info.levels, gen).double()
 
     return in_chunks(log_p, x, None)

@@ -20,7 +20,13 @@ from bench.results.protocol import shared_protocol
 from bench.results.runs import RowKey, RunData, row_key
 from bench.results.sensitivity import Sensitivity
 
-FAMILIES = {"gan": "GANs", "autoencoder": "Autoencoders", "diffusion": "Diffusion models"}
+FAMILIES = {
+    "gan": "GANs",
+    "autoencoder": "Autoencoders",
+    "diffusion": "Diffusion models",
+    "flow": "Normalizing flows",
+    "autoregressive": "Autoregressive models",
+}
 ROLE_PANELS = {  # a diagnostic's declared role -> the panel it is drawn in
     "loss": "losses",
     "grad_norm": "gradient norms",

@@ -22,6 +22,9 @@ class UniformPixels:
 
     device = torch.device("cpu")
 
+    def __init__(self, info: DataInfo) -> None:
+        self.info = info  # the probe reads the level count from the model's DataInfo
+
     def log_likelihood(self, x, levels, generator=None):
         y = dequantize(x.flatten(1), levels, generator)
         return torch.zeros(len(y)) - y.shape[1] * math.log(levels)
@@ -36,6 +39,7 @@ class FittedGaussian:
     device = torch.device("cpu")
 
     def __init__(self, x: torch.Tensor) -> None:
+        self.info = DataInfo(shape=(x.shape[1],), kind="points", value_range=None)
         self.dist = torch.distributions.MultivariateNormal(x.mean(0), torch.cov(x.T))
 
     def log_likelihood(self, x, levels, generator=None):
@@ -53,10 +57,10 @@ def measure(model, splits: DataSplits, spec: EvalSpec, info: DataInfo) -> dict[s
 
 
 def test_uniform_density_on_8_bit_images_is_8_bits_per_dim() -> None:
-    info = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0))
+    info = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0), levels=256)
     x = torch.randint(0, 256, (50, 1, 4, 4)).float() / 255
-    spec = EvalSpec(feature_space="raw", pixel_levels=256)
-    values = measure(UniformPixels(), DataSplits(x, x), spec, info)
+    spec = EvalSpec(feature_space="raw")
+    values = measure(UniformPixels(info), DataSplits(x, x), spec, info)
     assert values["bits_per_dim"] == pytest.approx(8.0)
     assert values["nll_nats"] == pytest.approx(16 * 8 * math.log(2))
 
@@ -88,17 +92,17 @@ def test_models_without_a_density_are_refused() -> None:
 
 def test_images_without_a_level_count_are_refused() -> None:
     info = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0))
-    assert "pixel_levels" in METRICS.get("likelihood").applies(EvalSpec("raw"), info)
+    assert "DataInfo.levels" in METRICS.get("likelihood").applies(EvalSpec("raw"), info)
 
 
 def inputs_with(probes: dict[str, torch.Tensor], spec: EvalSpec) -> EvalInputs:
-    info = DataInfo(shape=(1, 2, 2), kind="image", value_range=(0.0, 1.0))
+    info = DataInfo(shape=(1, 2, 2), kind="image", value_range=(0.0, 1.0), levels=256)
     empty = Features(torch.zeros(1, 1))
     return EvalInputs(torch.zeros(1, 1, 2, 2), empty, empty, spec, info, probes=probes)
 
 
 def test_ood_auroc_is_one_when_in_distribution_is_likelier_and_zero_for_the_paradox() -> None:
-    spec = EvalSpec("raw", pixel_levels=256)
+    spec = EvalSpec("raw")
     log_p = torch.tensor([-1.0, -2.0, -3.0])
     lower, higher = log_p - 10, log_p + 10
     ood = METRICS.get("ood")
@@ -123,7 +127,7 @@ def test_ood_copies_keep_shape_grid_and_histogram() -> None:
 
 
 def test_likelihood_anomaly_scores_unlikely_images_as_anomalous() -> None:
-    spec = EvalSpec("raw", pixel_levels=256, anomaly_class=3)
+    spec = EvalSpec("raw", anomaly_class=3)
     log_p = torch.tensor([-1.0, -9.0, -2.0, -8.0])
     labels = torch.tensor([0, 3, 1, 3])
     metric = METRICS.get("likelihood_anomaly")

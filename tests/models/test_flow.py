@@ -13,7 +13,7 @@ from tests.models.builders import build, data, train
 
 FLOWS = ("realnvp", "maf")
 POINTS = DataInfo(shape=(3,), kind="points", value_range=None)
-IMAGES = DataInfo(shape=(1, 2, 2), kind="image", value_range=(0.0, 1.0))
+IMAGES = DataInfo(shape=(1, 2, 2), kind="image", value_range=(0.0, 1.0), levels=256)
 
 
 def small(name: str, info: DataInfo):

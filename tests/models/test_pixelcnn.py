@@ -13,13 +13,12 @@ from bench.data.base import DataInfo
 from bench.models import MODELS
 from tests.models.builders import build, data, train
 
-INFO = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0))
-
 
 def tiny(levels: int = 3):
     torch.manual_seed(0)
     cls = MODELS.get("pixelcnn")
-    return cls(cls.HParams(channels=4, layers=2, levels=levels), INFO)
+    info = DataInfo(shape=(1, 4, 4), kind="image", value_range=(0.0, 1.0), levels=levels)
+    return cls(cls.HParams(channels=4, layers=2), info)
 
 
 def test_output_for_pixel_i_ignores_inputs_at_and_after_i() -> None:
@@ -50,7 +49,7 @@ def test_samples_lie_on_the_level_grid() -> None:
 
 @pytest.mark.slow
 def test_training_lowers_heldout_nll() -> None:
-    model = build("pixelcnn", "digits", channels=16, layers=2, levels=17)
+    model = build("pixelcnn", "digits", channels=16, layers=2)
     heldout = data("digits")[1].heldout[:200]
     before = -model.log_likelihood(heldout, 17).mean()
     train(model, "digits", steps=60, size=64)

@@ -17,8 +17,8 @@ from tests.models.builders import build, data
 
 CASES = [
     ("realnvp", "ring8", {"transforms": 2, "hidden": 8}, "exact"),
-    ("maf", "digits", {"transforms": 1, "hidden": 16, "levels": 17}, "bound"),
-    ("pixelcnn", "digits", {"channels": 4, "layers": 1, "levels": 17}, "exact"),
+    ("maf", "digits", {"transforms": 1, "hidden": 16}, "bound"),
+    ("pixelcnn", "digits", {"channels": 4, "layers": 1}, "exact"),
     ("vae", "ring8", {}, f"k={DENSITY_K}"),
     ("ddpm", "ring8", {"timesteps": 20, "sample_steps": 5}, "bound"),
 ]
@@ -45,6 +45,6 @@ def test_the_metric_records_the_vae_bound_k_and_refuses_conditional_models() -> 
 
 
 def test_digits_and_mnist_record_their_level_counts() -> None:
-    assert DATASETS.get("digits")().eval_spec.pixel_levels == 17
-    assert DATASETS.get("mnist5k")().eval_spec.pixel_levels == 256
-    assert DATASETS.get("ring8")().eval_spec.pixel_levels is None
+    assert DATASETS.get("digits")().info.levels == 17
+    assert DATASETS.get("mnist5k")().info.levels == 256
+    assert DATASETS.get("ring8")().info.levels is None
