@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bench.errors import BenchError
 from bench.io import write_text
+from bench.report.html_agreement import agreement_section
 from bench.report.html_reproduction import reproduction_section
 from bench.report.html_sections import anchor, dataset_section, table
 from bench.results.runs import RunData, load_run
@@ -131,7 +132,8 @@ def run_section(run: RunData, index: int, several: bool) -> str:
         "↑ higher is better. Ranked by each dataset's first metric.</p>"
     )
     datasets = [dataset_section(run, index, d) for d in run.board.datasets()]
-    parts = [head, notice, legend, *datasets, reproduction_section(run.path), failures(run)]
+    parts = [head, notice, legend, *datasets, agreement_section(run)]
+    parts += [reproduction_section(run.path), failures(run)]
     return "\n".join([*parts, run_facts(run, index)])
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.direction import ARROWS
 from bench.io import write_text
+from bench.report.agreement import agreement_markdown
 from bench.results.sensitivity import Sensitivity
 
 
@@ -89,6 +90,7 @@ def leaderboard_markdown(board) -> str:
     lines += cost_markdown(board)
     lines += sections_markdown(board)
     lines += sensitivity_markdown(board.sensitivity, board.directions)
+    lines += agreement_markdown(board)
     errors = [e for row in board.rows for e in row.errors]
     if errors:
         lines += ["## Trials that did not complete", ""] + [f"- {e}" for e in errors] + [""]
