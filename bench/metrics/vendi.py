@@ -14,16 +14,19 @@ from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 from bench.metrics.fidelity import ArrayLike, as_feature_matrix
 
 
-def vendi_score(features: ArrayLike) -> float:
-    """exp(-Σ λ log λ) over the eigenvalues λ of K/n, K the cosine kernel of the rows (float64)."""
+def vendi_score(features: ArrayLike, bandwidth: float | None = None) -> float:
+    """exp(-Σ λ log λ) over the eigenvalues λ of K/n (float64): K the cosine kernel of the rows,
+    or with `bandwidth` σ the Gaussian kernel exp(-‖x - y‖² / (2σ²)) of the coordinates."""
     x = as_feature_matrix("vendi", "generated", features, min_rows=1)
-    norms = x.norm(dim=1, keepdim=True)
-    if (norms == 0).any():
-        raise MetricInputError("vendi: a zero feature vector has no direction (cosine kernel)")
-    x = x / norms
-    n = len(x)
-    gram = x @ x.T if n <= x.shape[1] else x.T @ x
-    eigenvalues = torch.linalg.eigvalsh(gram / n).clamp(min=0)
+    if bandwidth is None:
+        norms = x.norm(dim=1, keepdim=True)
+        if (norms == 0).any():
+            raise MetricInputError("vendi: a zero feature vector has no direction (cosine kernel)")
+        x = x / norms
+        gram = x @ x.T if len(x) <= x.shape[1] else x.T @ x  # same non-zero eigenvalues
+    else:
+        gram = torch.exp(-torch.cdist(x, x).square() / (2 * bandwidth**2))
+    eigenvalues = torch.linalg.eigvalsh(gram / len(x)).clamp(min=0)
     positive = eigenvalues[eigenvalues > 0]
     return float(torch.exp(-(positive * positive.log()).sum()))
 
@@ -32,20 +35,27 @@ def vendi_score(features: ArrayLike) -> float:
 class Vendi(Metric):
     order = 8
     description = (
-        "Vendi score: exp of the entropy of the eigenvalues of K/n, cosine kernel on normalised "
-        "features; effective number of distinct samples (vendi_real: the reference set's)"
+        "Vendi score: exp of the entropy of the eigenvalues of K/n, the effective number of "
+        "distinct samples; cosine kernel on normalised features, or on mixtures the Gaussian "
+        "kernel at the components' std (vendi_real: the reference set's score)"
     )
     directions = {"vendi": "max", "vendi_real": "max"}
     by_default = False  # measured when a suite lists it
-    settings = {"kernel": "cosine on L2-normalised features", "q": 1}
+    settings = {
+        "kernel": "cosine on L2-normalised features; on datasets that declare their mixture "
+        "components' std s (EvalSpec.mode_std), exp(-|x - y|^2 / (2 s^2)) on the coordinates "
+        "(a cosine kernel of 2-D points is rank 2, so it could never count 8 modes)",
+        "q": 1,
+    }
 
-    def prepare(self, reference: Any) -> float | None:
-        """The reference set's own score, the value a generator that matches it would reach."""
-        try:
-            return vendi_score(reference.features)
-        except MetricInputError:
-            return None
+    def prepare(self, reference: Any) -> dict[str, Any]:
+        """The reference set's score is computed once per kernel and kept here."""
+        return {"reference": reference.features, "scores": {}}
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
-        real = prepared if prepared is not None else vendi_score(inputs.real.features)
-        return {"vendi": vendi_score(inputs.fake.features), "vendi_real": real}
+        bandwidth = inputs.spec.mode_std if inputs.spec is not None else None
+        memo = prepared or self.prepare(inputs.real)
+        if bandwidth not in memo["scores"]:
+            memo["scores"][bandwidth] = vendi_score(memo["reference"], bandwidth)
+        fake = vendi_score(inputs.fake.features, bandwidth)
+        return {"vendi": fake, "vendi_real": memo["scores"][bandwidth]}
