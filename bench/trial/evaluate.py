@@ -155,8 +155,8 @@ class Evaluator:
     ) -> None:
         self.assets = assets
         chosen = [(name, METRICS.get(name)) for name in metric_names]
-        self.metrics = [(name, m) for name, m in chosen if m.inputs == "samples"]
-        self.history_metrics = [(name, m) for name, m in chosen if m.inputs == "history"]
+        self.metrics = [(name, m) for name, m in chosen if not m.over_history]
+        self.history_metrics = [(name, m) for name, m in chosen if m.over_history]
         self.n_samples = n_samples
         space = FEATURE_SPACES.get(assets.spec.feature_space)
         self.extract = space.extractor(assets.feature_state, assets.info, device)
