@@ -644,8 +644,9 @@ def test_every_gan_variant_takes_its_discriminator_steps_as_d_steps(model) -> No
 
 
 def test_the_reference_set_size_is_the_suites_and_travels_with_every_trial() -> None:
-    text = suite_text(budget="budget: {steps: 100, eval_every: 50, eval_samples: 300, "
-        "reference_samples: 1200}")
+    text = suite_text(
+        budget="budget: {steps: 100, eval_every: 50, eval_samples: 300, reference_samples: 1200}"
+    )
     assert {t.budget["reference_samples"] for t in expand(parse_suite(text))} == {1200}
     assert {t.budget["eval_samples"] for t in expand(parse_suite(text))} == {300}
     model_sets_it = GOOD.replace("label: small,", "label: small, budget: {reference_samples: 50},")
