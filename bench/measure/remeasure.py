@@ -163,6 +163,7 @@ def prepare(todo: Remeasure) -> dict[str, DatasetAssets]:
                 trial.dataset_params,
                 trial.dataset_label,
                 trial.budget["reference_samples"],
+                spaces=trial.feature_spaces,
             )
     return assets
 

@@ -4,7 +4,7 @@ those functions and declares which way each reported value is better."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -87,11 +87,24 @@ class Metric:
     # True for a metric of the generated samples alone (IS, a diversity score): it never reads
     # `EvalInputs.real`, so a reference check measures it on one real split.
     reference_free: ClassVar[bool] = False
+    # True for a metric of the feature-space embeddings alone (it reads `EvalInputs.fake`, `real`
+    # or `heldout`, never the samples or probes): a trial that lists several `feature_spaces`
+    # measures it in each, the further spaces' values under suffixed keys (`fid@dinov2`).
+    per_space: ClassVar[bool] = False
 
     @property
     def over_history(self) -> bool:
         """Measured once from the training history at the trial's end, not from samples."""
         return self.inputs == "history"
+
+    def keys_in(self, space: str | None = None) -> dict[str, Direction]:
+        """The keys this metric reports in a trial's further feature space `space` (None: the
+        primary one, its plain `directions`) -> direction; none when it is not `per_space`."""
+        if space is None:
+            return dict(self.directions)
+        if not self.per_space:
+            return {}
+        return {space_key(key, space): d for key, d in self.directions.items()}
 
     def prepare(self, reference: Features) -> Any:
         """Work that depends on the reference set alone (its k-NN radii, its bins), done once per
@@ -119,17 +132,52 @@ class MetricInputError(ValueError):
 METRICS: Registry[Metric] = Registry("metric", Metric, instances=True)
 
 
+# A metric's key in a trial's further feature space: `fid@dinov2` is FID in the space dinov2
+# (the primary space keeps the plain key). No metric key or feature space name holds "@" (a test
+# checks); it reads plainly in CSV headers, markdown tables and wandb keys, and slug() turns it
+# into "_" in file names.
+SPACE_MARK = "@"
+
+
+def space_key(key: str, space: str | None) -> str:
+    """`key` as measured in the further feature space `space` (None: the primary space)."""
+    return key if space is None else f"{key}{SPACE_MARK}{space}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """(the metric's own key, the further space it was measured in or None): the inverse of
+    `space_key`, so every reader of a key resolves `fid@dinov2` as `fid`."""
+    base, mark, space = key.partition(SPACE_MARK)
+    return (base, space) if mark else (key, None)
+
+
 def metric_of_key() -> dict[str, str]:
-    """Every registered metric's output key -> the metric's name."""
+    """Every registered metric's output key -> the metric's name (plain keys: `split_key` first
+    for a key of a further feature space)."""
     return {key: name for name, metric in METRICS for key in metric.directions}
 
 
-def ranking_keys(metric_names: Iterable[str]) -> list[tuple[str, str]]:
+def metric_keys(
+    metric_names: Iterable[str], further: Sequence[str] = (), section: bool | None = None
+) -> dict[str, Direction]:
+    """Every key these metrics report -> direction, in display order: all their keys in the
+    primary space, then those of the `per_space` metrics in each further feature space of the
+    trial (`fid@dinov2`). `section`: True / False keeps only the keys of metrics with / without
+    a table of their own (None: all)."""
+    metrics = [METRICS.get(name) for name in metric_names]
+    if section is not None:
+        metrics = [m for m in metrics if (m.section is not None) == section]
+    return {
+        key: direction
+        for space in (None, *further)
+        for metric in metrics
+        for key, direction in metric.keys_in(space).items()
+    }
+
+
+def ranking_keys(metric_names: Iterable[str], further: Sequence[str] = ()) -> list[tuple[str, str]]:
     """(key, "min" | "max") of every key the leaderboard's ranked table may show for these
-    metrics, in its order: the first one a trial reports is the one it is ranked by."""
-    keys = []
-    for name in metric_names:
-        metric = METRICS.get(name)
-        if metric.section is None:  # sectioned keys (training stability) are never ranked
-            keys += list(metric.directions.items())
-    return keys
+    metrics, in its order: the first one a trial reports is the one it is ranked by (a key of
+    the primary space: the further spaces' keys come after all of them). Sectioned keys
+    (training stability) are never ranked."""
+    return list(metric_keys(metric_names, further, section=False).items())

@@ -64,6 +64,7 @@ class Cmmd(Metric):
         "on L2-normalised features; the paper's space is 'clip'"
     )
     directions = {"cmmd": "min"}
+    per_space = True
     by_default = False  # measured when a suite lists it
     settings = {
         "sigma": CMMD_SIGMA,

@@ -201,6 +201,7 @@ class Prdc(Metric):
         "as the prdc package"
     )
     directions = {"precision": "max", "recall": "max", "density": "max", "coverage": "max"}
+    per_space = True
     settings = {"k": PRDC_K}
 
     def prepare(self, reference: Features) -> torch.Tensor | None:
@@ -230,6 +231,7 @@ class Ndb(Metric):
         "reference sets) and the bins' Jensen-Shannon divergence"
     )
     directions = {"ndb": "min", "ndb_over_k": "min", "ndb_js": "min"}
+    per_space = True
     settings = {"bins": NDB_BINS, "min_reference_per_bin": NDB_MIN_PER_BIN, "seed": NDB_SEED}
 
     def prepare(self, reference: Features) -> Bins | None:

@@ -76,6 +76,7 @@ class Fid(Metric):
         "Fréchet distance between real and generated samples in the dataset's feature space"
     )
     directions = {"fid": "min"}
+    per_space = True
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         return {"fid": frechet_distance(inputs.real.features, inputs.fake.features)}
@@ -337,6 +338,7 @@ class InceptionScore(Metric):
     order = 2
     description = "Inception Score of generated samples from the feature space's class logits"
     directions = {"is": "max", "is_std": "min"}
+    per_space = True
     settings = {"splits": IS_SPLITS, "shuffle_seed": IS_SEED}
     reference_free = True
 
@@ -357,6 +359,7 @@ class Kid(Metric):
     order = 1
     description = "Kernel Inception Distance (unbiased polynomial-kernel MMD²) in the feature space"
     directions = {"kid": "min", "kid_std": "min"}
+    per_space = True
     settings = {
         "subsets": KID_SUBSETS,
         "subset_size": KID_SUBSET_SIZE,

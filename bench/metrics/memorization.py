@@ -196,6 +196,7 @@ class Memorization(Metric):
         "authenticity": "max",
         "ct": "max",
     }
+    per_space = True
     settings = {
         "copy_quantile": COPY_QUANTILE,
         "ct_cells": CT_CELLS,

@@ -160,6 +160,7 @@ class ClassModes(Metric):
     order = 4
     description = "classes (modes) the feature space assigns samples to: how many, how evenly"
     directions = {"class_modes": "max", "class_reverse_kl": "min"}
+    per_space = True
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if spec.num_modes is None:

@@ -40,6 +40,7 @@ class Vendi(Metric):
         "kernel at the components' std (vendi_real: the reference set's score)"
     )
     directions = {"vendi": "max", "vendi_real": "max"}
+    per_space = True
     by_default = False  # measured when a suite lists it
     settings = {
         "kernel": "cosine on L2-normalised features; on datasets that declare their mixture "

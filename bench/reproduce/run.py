@@ -77,7 +77,8 @@ def reference_comparisons(suite: Suite, trials: Sequence[Trial]) -> list[Compari
     for check in suite.published.reference_checks:
         label = resolve_dataset(check.dataset, trials)
         ref = next(d for d in suite.datasets if d.label == label)
-        assets = prepare_dataset(ref.name, ref.params, label, n_reference=sys.maxsize)
+        primary = (suite.spaces_of(ref) or ())[:1]  # the space of the plain keys
+        assets = prepare_dataset(ref.name, ref.params, label, sys.maxsize, primary or None)
         values = measure_reference(check, assets.reference, assets.heldout)
         found.append(judge_reference(check, values, suite.published.threshold))
     return found

@@ -36,6 +36,7 @@ class Row:
     primary: str | None = None  # the metric key the row is ranked by
     direction: str | None = None  # the primary key's "min" | "max"
     runs: list[dict[str, Any]] = field(default_factory=list)  # metrics.json of completed seeds
+    model_name: str = ""  # the registered model (`model` is its label); "" for bare samples
 
     def mean(self, key: str) -> float:
         vals = self.values.get(key, [])
@@ -209,12 +210,15 @@ def aggregate(run_dir: Path) -> Leaderboard:
     over_training = {k for _, m in METRICS if m.over_history for k in m.directions}
     trials = folder.pairs()
     for trial, metrics in trials:
-        for name in trial.metrics:
-            metric = METRICS.get(name)
-            keys = metric.directions
-            if metric.keys_vary:  # only those this trial reported, in the metric's order
-                keys = {k: v for k, v in keys.items() if k in metrics.get("final", {})}
-            tables.setdefault(metric.section, {}).update(keys)
+        # the primary space's keys first, then each further space's (`fid@dinov2`)
+        for space in (None, *trial.further_spaces):
+            for name in trial.metrics:
+                metric = METRICS.get(name)
+                keys = metric.keys_in(space)
+                if metric.keys_vary:  # only those this trial reported, in the metric's order
+                    keys = {k: v for k, v in keys.items() if k in metrics.get("final", {})}
+                if keys or space is None:
+                    tables.setdefault(metric.section, {}).update(keys)
         row = groups.setdefault(trial.group_key, new_row(trial))
         add_trial(row, metrics, over_training)
     directions = tables.pop(None)
@@ -233,7 +237,9 @@ def aggregate(run_dir: Path) -> Leaderboard:
 
 
 def new_row(trial: Trial) -> Row:
-    return Row(trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [])
+    return Row(
+        trial.dataset_label, trial.model_label, trial.variant, 0, {}, {}, [], model_name=trial.model
+    )
 
 
 def common_protocol(protocols: list[dict[str, Any]]) -> dict[str, Any]:

@@ -150,13 +150,13 @@ def write_run_report(run_dir: Path) -> str | None:
 
 
 def prepare_assets(suite: Suite, trials: list[Trial], console: Console) -> dict[str, DatasetAssets]:
-    """Load every dataset and fit its feature space once, on the driver."""
+    """Load every dataset and fit its feature spaces once, on the driver."""
     assets = {}
     for ref in suite.datasets:
         if ref.label in assets or not any(t.dataset_label == ref.label for t in trials):
             continue
         console.print(f"preparing dataset {ref.label} …")
         assets[ref.label] = prepare_dataset(
-            ref.name, ref.params, ref.label, reference_samples(suite)
+            ref.name, ref.params, ref.label, reference_samples(suite), suite.spaces_of(ref)
         )
     return assets

@@ -5,7 +5,7 @@ grid points x datasets (each entry's own) x seeds, with each entry's own budget.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
@@ -28,7 +28,12 @@ class PlannedData:
     ref: DatasetRef
     params: dict
     info: Any  # DataInfo
-    spec: Any  # EvalSpec
+    spec: Any  # EvalSpec, its feature_space the primary one of `spaces`
+    spaces: tuple[str, ...] | None = None  # the suite's `feature_spaces` for it, when given
+
+    def further_specs(self) -> list[Any]:
+        """The EvalSpec of each feature space it is measured in after the primary one."""
+        return [replace(self.spec, feature_space=space) for space in (self.spaces or ())[1:]]
 
 
 @dataclass
@@ -119,7 +124,33 @@ class Planner(Problems):
                 )
             return None
         built = cls(params)
-        return PlannedData(index, ref, plain(params.model_dump()), built.info, built.eval_spec)
+        spaces = self.feature_spaces(index, ref, built.info)
+        spec = built.eval_spec if not spaces else replace(built.eval_spec, feature_space=spaces[0])
+        return PlannedData(index, ref, plain(params.model_dump()), built.info, spec, spaces)
+
+    def feature_spaces(self, index: int, ref: DatasetRef, info: Any) -> tuple[str, ...] | None:
+        """The dataset's `feature_spaces` (its entry's, else the suite's), each a registered
+        space that can measure it; problems are recorded at the list that named them (and None
+        returned, so the rest of the suite is checked in the dataset's own space)."""
+        from bench.metrics.features import FEATURE_SPACES
+
+        spaces = self.suite.spaces_of(ref)
+        if spaces is None:
+            return None
+        at: YamlPath = ("datasets", index) if ref.feature_spaces else ()
+        before = len(self.errors)
+        for i, name in enumerate(spaces):
+            path = (*at, "feature_spaces", i)
+            space = self.lookup(FEATURE_SPACES, name, path)
+            reason = None if space is None else space.applies(info)
+            if reason is not None:
+                other = "" if at else f", or give '{ref.label}' a feature_spaces list of its own"
+                self.fail(
+                    f"feature space '{name}' cannot measure dataset '{ref.label}': {reason}",
+                    path,
+                    f"remove '{name}' from this list{other}",
+                )
+        return spaces if len(self.errors) == before else None
 
     def metrics(self, data: list[PlannedData], check_use: bool) -> dict[int, tuple[str, ...]]:
         """Per dataset index, the metrics that apply to it, in suite (or registry) order."""
@@ -135,7 +166,7 @@ class Planner(Problems):
             for index, name, metric in known:
                 self.metric_used(index, name, metric, data)
         return {
-            d.index: tuple(name for _, name, m in known if m.applies(d.spec, d.info) is None)
+            d.index: tuple(name for _, name, m in known if applies_in_some(m, d) is None)
             for d in data
         }
 
@@ -151,7 +182,7 @@ class Planner(Problems):
         return tuple(n for n in names if unmeasurable(METRICS.get(n), cls) is None)
 
     def metric_used(self, index: int, name: str, metric: Any, data: list[PlannedData]) -> None:
-        reasons = [(d.ref.label, metric.applies(d.spec, d.info)) for d in data]
+        reasons = [(d.ref.label, applies_in_some(metric, d)) for d in data]
         if all(reason is not None for _, reason in reasons):
             why = "; ".join(f"{label}: {reason}" for label, reason in reasons)
             self.fail(
@@ -282,19 +313,30 @@ class Planner(Problems):
             metrics=metrics,
             budget=copy.deepcopy(entry.budget),
             resources=self.suite.resources.model_dump(),
+            feature_spaces=d.spaces,
         )
 
 
+def applies_in_some(metric: Any, d: PlannedData) -> str | None:
+    """Why `metric` cannot be computed on the planned dataset in its primary space nor (for a
+    metric of the features) in any further one; None when it can in one of them."""
+    reason = metric.applies(d.spec, d.info)
+    if reason is None or not metric.per_space:
+        return reason
+    further = (metric.applies(spec, d.info) for spec in d.further_specs())
+    return next((r for r in further if r is None), reason)
+
+
 def reported_keys(suite: Suite) -> dict[str, str]:
-    """Metric key -> direction ("min" | "max") of every key the suite's metrics report."""
-    from bench.metrics.base import METRICS
+    """Metric key -> direction ("min" | "max") of every key the suite's metrics report, those
+    of its further feature spaces (`fid@dinov2`) included."""
+    from bench.metrics.base import METRICS, metric_keys
 
     load_registries()
-    directions: dict[str, str] = {}
-    for name in metric_names(suite.metrics):
-        if name in METRICS.names():
-            directions.update(METRICS.get(name).directions)
-    return directions
+    names = [name for name in metric_names(suite.metrics) if name in METRICS.names()]
+    lists = [suite.spaces_of(d) or () for d in suite.datasets]
+    further = list(dict.fromkeys(space for spaces in lists for space in spaces[1:]))
+    return metric_keys(names, further)
 
 
 def repeats(labels: list[str]) -> list[tuple[int, str, int]]:

@@ -169,10 +169,11 @@ Locate = Callable[[tuple[str | int, ...]], str]
 
 
 def metric_keys(trial: Trial) -> set[str]:
-    """The output keys of the metrics a trial computes (Metric.directions)."""
-    from bench.metrics import METRICS
+    """The output keys of the metrics a trial computes (Metric.directions), those of its further
+    feature spaces included (`fid@dinov2`)."""
+    from bench.metrics.base import metric_keys as keys_of
 
-    return {key for name in trial.metrics for key in METRICS.get(name).directions}
+    return set(keys_of(trial.metrics, trial.further_spaces))
 
 
 def check_published(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -221,11 +222,26 @@ class Scheduler(Strict):
     )
 
 
+# a non-empty list of distinct feature space names (checked against the registry when planned)
+SpaceList = Annotated[
+    list[str], Field(min_length=1), AfterValidator(lambda v: _distinct(v, "feature space"))
+]
+SPACES_HELP = (
+    "a non-empty list of feature space names (see `bench list feature-spaces`), e.g. "
+    "[inception, dinov2]: every metric of the features is measured in each, the first keeps the "
+    "plain keys (fid) and the others' keys name their space (fid@dinov2)"
+)
+
+
 class DatasetRef(Strict):
     name: str = Field(description="a registered dataset name (see `bench list datasets`)")
     params: dict[str, Any] = Field(
         default_factory=dict,
         description="dataset parameters as a mapping, e.g. {n_samples: 5000}",
+    )
+    feature_spaces: SpaceList | None = Field(
+        None,
+        description=SPACES_HELP + "; this dataset's own over the suite's `feature_spaces`",
     )
 
     @model_validator(mode="before")
@@ -299,6 +315,11 @@ class Suite(Strict):
         min_length=1,
         description="a non-empty list of metric names; omit it to use every metric that applies",
     )
+    feature_spaces: SpaceList | None = Field(
+        None,
+        description=SPACES_HELP + "; replaces each dataset's own space unless the dataset entry "
+        "gives its own list",
+    )
     tracking: Tracking = Field(
         default_factory=Tracking, description="a mapping {wandb: ..., project: ..., entity: ...}"
     )
@@ -363,6 +384,12 @@ class Suite(Strict):
     @classmethod
     def _distinct_metrics(cls, names: list[str] | None) -> list[str] | None:
         return None if names is None else _distinct(names, "metric")
+
+    def spaces_of(self, dataset: DatasetRef) -> tuple[str, ...] | None:
+        """The feature spaces a dataset is measured in, the first the primary one: its entry's
+        `feature_spaces`, else the suite's; None when neither lists any (the dataset's own)."""
+        chosen = dataset.feature_spaces or self.feature_spaces
+        return None if chosen is None else tuple(chosen)
 
 
 def _distinct(values: list[Any], noun: str) -> list[Any]:

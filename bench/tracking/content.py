@@ -53,6 +53,8 @@ def trial_config(trial: Trial, run_id: str) -> dict[str, Any]:
         "reference_samples": trial.budget.get("reference_samples"),
         "steps": trial.budget["steps"],
         "seed": trial.seed,
+        # only when the suite lists them: configs of other trials stay as they were
+        **({"feature_spaces": list(trial.feature_spaces)} if trial.feature_spaces else {}),
     }
 
 
@@ -79,7 +81,11 @@ def family_of(model: str) -> str | None:
 
 
 def feature_space_of(trial: Trial) -> str | None:
+    """The primary feature space: the first of the suite's `feature_spaces`, else the dataset's."""
     from bench.data import DATASETS
+
+    if trial.feature_spaces:
+        return trial.feature_spaces[0]
 
     try:
         cls = DATASETS.get(trial.dataset)
@@ -93,13 +99,11 @@ def metric_keys(trial: Trial) -> tuple[dict[str, str], dict[str, str]]:
     """(evaluation keys, keys over the history) -> direction, of the trial's metrics. Keys over the
     history (training stability) are measured once at the end: a summary, never a curve."""
     from bench.metrics import METRICS
+    from bench.metrics.base import metric_keys
 
-    evaluated: dict[str, str] = {}
-    over_history: dict[str, str] = {}
-    for name in trial.metrics:
-        metric = METRICS.get(name)
-        (over_history if metric.over_history else evaluated).update(metric.directions)
-    return evaluated, over_history
+    later = [name for name in trial.metrics if METRICS.get(name).over_history]
+    evaluated = metric_keys([n for n in trial.metrics if n not in later], trial.further_spaces)
+    return evaluated, metric_keys(later)
 
 
 def section_of_key() -> dict[str, str]:

@@ -31,22 +31,39 @@ class Trial:
     metrics: tuple[str, ...]
     budget: dict
     resources: dict
+    # The feature spaces its samples are measured in, the first the primary one (plain metric
+    # keys), when the suite lists them (`feature_spaces:`); None: the dataset's own space. Left
+    # out of config.json when None, so configs written before it existed stay as they were.
+    feature_spaces: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
         out["metrics"] = list(self.metrics)
+        for name in OPTIONAL:
+            if out[name] is None:
+                del out[name]
+        if self.feature_spaces is not None:
+            out["feature_spaces"] = list(self.feature_spaces)
         return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Trial:
         """Inverse of `to_dict`; keys it does not know are ignored, missing ones are an error."""
         names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
+        missing = [n for n in names if n not in data and n not in OPTIONAL]
         if missing:
             raise ValueError(f"trial config lacks {', '.join(missing)}")
-        values = {n: copy.deepcopy(data[n]) for n in names}
+        values = {n: copy.deepcopy(data[n]) for n in names if n in data}
         values["metrics"] = tuple(values["metrics"])
+        if values.get("feature_spaces") is not None:
+            values["feature_spaces"] = tuple(values["feature_spaces"])
         return cls(**values)
+
+    @property
+    def further_spaces(self) -> tuple[str, ...]:
+        """The feature spaces after the primary one: their metric keys carry the space's name
+        (`fid@dinov2`, bench.metrics.base.space_key)."""
+        return self.feature_spaces[1:] if self.feature_spaces else ()
 
     @property
     def variant(self) -> str:
@@ -57,6 +74,9 @@ class Trial:
     def group_key(self) -> tuple[str, str, str]:
         """Trials that differ only by seed share this key (one leaderboard row)."""
         return (self.dataset_label, self.model_label, json.dumps(self.grid, sort_keys=True))
+
+
+OPTIONAL = ("feature_spaces",)  # fields config.json holds only when they are set
 
 
 def variant_hash(model: str, hparams: dict, dataset: str, params: dict) -> str:

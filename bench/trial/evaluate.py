@@ -4,30 +4,33 @@ codes, translations) the evaluator measures first with the probes they name (ben
 each probe once per evaluation, and hands over as tensors in `EvalInputs.probes`.
 
 `prepare_dataset` runs once per dataset on the driver (load the data, fit the feature space,
-embed the reference split); its `DatasetAssets` travel to every trial through Ray's object store.
+embed the reference split; the same in every further space a suite lists, bench.trial.spaces);
+its `DatasetAssets` travel to every trial through Ray's object store.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 
 from bench.data import DATASETS, DataInfo, DataSplits, EvalSpec
-from bench.io import cache_dir, write_with
 from bench.metrics import FEATURE_SPACES, METRICS, EvalInputs, Features, MetricInputError
-from bench.metrics.base import HistoryInputs, Metric
-from bench.metrics.features import Extractor
+from bench.metrics.base import HistoryInputs, Metric, space_key
 from bench.models.base import GenerativeModel
 from bench.probes import run_probes, unmeasurable
+from bench.trial.spaces import (
+    REFERENCE_SEED,
+    FurtherSpace,
+    SpaceAssets,
+    digest,
+    embed_space,
+    stopwatch,
+)
 
 SAMPLE_BATCH = 1000  # generate in chunks so large eval_samples never hold a huge graph/batch
-REFERENCE_SEED = 1234  # which training points form the reference set; fixed so runs compare
 
 
 @dataclass
@@ -43,6 +46,13 @@ class DatasetAssets:
     reference_index: torch.Tensor  # rows of splits.train that form the reference subset
     reference: Features  # the reference subset of the training split in the feature space
     heldout: Features  # the held-out split in the feature space
+    # the further feature spaces a suite lists after the primary one (`spec.feature_space`)
+    further: list[SpaceAssets] = field(default_factory=list)
+
+    @property
+    def spaces(self) -> tuple[str, ...]:
+        """Every feature space it is measured in, the primary one first."""
+        return (self.spec.feature_space, *(space.name for space in self.further))
 
 
 @dataclass
@@ -57,7 +67,13 @@ class Evaluation:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> DatasetAssets:
+def prepare_dataset(
+    name: str,
+    params: dict,
+    label: str,
+    n_reference: int,
+    spaces: Sequence[str] | None = None,
+) -> DatasetAssets:
     """Load a registered dataset and embed it (see `embed_dataset`)."""
     dataset_cls = DATASETS.get(name)
     dataset = dataset_cls(dataset_cls.Params(**params))
@@ -73,6 +89,7 @@ def prepare_dataset(name: str, params: dict, label: str, n_reference: int) -> Da
         dataset.fingerprint(name),
         n_reference,
         fit_on=fit_on,
+        spaces=spaces,
     )
 
 
@@ -85,66 +102,33 @@ def embed_dataset(
     fingerprint: str,
     n_reference: int,
     fit_on: tuple[DataSplits, str] | None = None,
+    spaces: Sequence[str] | None = None,
 ) -> DatasetAssets:
     """Fit the dataset's feature space (cached on disk) and embed a reference subset of the
     training split of at most `n_reference` points and the held-out split (both cached on disk
     per dataset, split, feature space and count, so a suite never embeds them twice). `fit_on`:
-    other (splits, fingerprint) to fit the space on (`Dataset.feature_basis`)."""
-    space = FEATURE_SPACES.get(spec.feature_space)
-    fit_splits, fit_fingerprint = fit_on or (splits, fingerprint)
-    state = space.fit(fit_fingerprint, fit_splits, info)
-    extract = space.extractor(state, info, torch.device("cpu"))
+    other (splits, fingerprint) to fit the space on (`Dataset.feature_basis`). `spaces`: the
+    suite's `feature_spaces` for the dataset, which replace its own; the first is the primary."""
+    if spaces:
+        spec = replace(spec, feature_space=spaces[0])
     gen = torch.Generator().manual_seed(REFERENCE_SEED)
     subset = torch.randperm(len(splits.train), generator=gen)[:n_reference]
-    key = f"{fingerprint}-{spec.feature_space}-{digest(state)}"
+    primary, *further = (
+        embed_space(space, info, splits, subset, fingerprint, fit_on)
+        for space in (spaces or [spec.feature_space])
+    )
     return DatasetAssets(
         name=name,
         label=label,
         info=info,
         spec=spec,
         splits=splits,
-        feature_state=state,
+        feature_state=primary.state,
         reference_index=subset,
-        reference=embed_cached(f"{key}-train{REFERENCE_SEED}", splits.train[subset], extract),
-        heldout=embed_cached(f"{key}-heldout", splits.heldout, extract),
+        reference=primary.reference,
+        heldout=primary.heldout,
+        further=further,
     )
-
-
-def digest(obj: Any) -> str:
-    """A short content hash of a feature space's fitted state (tensors, dicts, plain values), so
-    cached embeddings are never reused with a different network."""
-    h = hashlib.sha256()
-
-    def feed(value: Any) -> None:
-        if isinstance(value, torch.Tensor):
-            h.update(value.detach().cpu().contiguous().numpy().tobytes())
-        elif isinstance(value, dict):
-            for k in sorted(value, key=str):
-                h.update(str(k).encode())
-                feed(value[k])
-        elif isinstance(value, list | tuple):
-            for item in value:
-                feed(item)
-        else:
-            h.update(repr(value).encode())
-
-    feed(obj)
-    return h.hexdigest()[:12]
-
-
-def embed_cached(key: str, x: torch.Tensor, extract: Extractor) -> Features:
-    """`extract(x)`, read from or written to the feature cache under `key` and the row count. A
-    corrupt cache file is recomputed and replaced, never trusted."""
-    path = cache_dir() / "features" / f"{key}-n{len(x)}.pt"
-    if path.exists():
-        try:
-            stored = torch.load(path, map_location="cpu", weights_only=True)
-            return Features(**stored)
-        except Exception:  # a torn or foreign file: recompute below
-            path.unlink(missing_ok=True)
-    features = extract(x)
-    write_with(path, lambda handle: torch.save(vars(features), handle))
-    return features
 
 
 class Evaluator:
@@ -155,12 +139,23 @@ class Evaluator:
     ) -> None:
         self.assets = assets
         chosen = [(name, METRICS.get(name)) for name in metric_names]
-        self.metrics = [(name, m) for name, m in chosen if not m.over_history]
+        self.sampled = sampled = [(name, m) for name, m in chosen if not m.over_history]
+        # a metric of the features that does not apply in the primary space (IS where it has no
+        # logits) is measured only in the further spaces where it does: not reported, no error
+        self.metrics = [
+            (name, m)
+            for name, m in sampled
+            if not m.per_space or m.applies(assets.spec, assets.info) is None
+        ]
         self.history_metrics = [(name, m) for name, m in chosen if m.over_history]
         self.n_samples = n_samples
         space = FEATURE_SPACES.get(assets.spec.feature_space)
         self.extract = space.extractor(assets.feature_state, assets.info, device)
         self.prepared = {name: metric.prepare(assets.reference) for name, metric in self.metrics}
+        self.further = [
+            FurtherSpace(other, assets.spec, assets.info, sampled, device)
+            for other in assets.further
+        ]
 
     def __call__(self, model: GenerativeModel, step: int, seed: int) -> Evaluation:
         model.fit_sampler(self.assets.splits)
@@ -214,6 +209,8 @@ class Evaluator:
                     evaluation.values.update(metric.compute(inputs, self.prepared[name]))
             except MetricInputError as exc:
                 evaluation.not_computable[name] = str(exc)
+        for space in self.further:
+            space.measure(samples, refused, evaluation.values, evaluation.not_computable, seconds)
         return evaluation
 
     def protocol(self) -> dict[str, Any]:
@@ -224,7 +221,7 @@ class Evaluator:
     def refused(self, model: GenerativeModel | None) -> dict[str, str]:
         """Metric name -> why it cannot measure this model (or, without one, these samples)."""
         cls = None if model is None else type(model)
-        reasons = {name: unmeasurable(metric, cls) for name, metric in self.metrics}
+        reasons = {name: unmeasurable(metric, cls) for name, metric in self.sampled}
         return {name: reason for name, reason in reasons.items() if reason is not None}
 
     def finish(
@@ -252,21 +249,12 @@ class Evaluator:
         return [name for name, _ in self.metrics]
 
 
-@contextlib.contextmanager
-def stopwatch(seconds: dict[str, float], key: str) -> Iterator[None]:
-    """Add the wall time of the block to seconds[key]."""
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - start
-
-
 def measurement_protocol(
     assets: DatasetAssets, n_samples: int, metric_names: list[str]
 ) -> dict[str, Any]:
     """What a number depends on besides the model ("which FID is this?"): the feature space and
-    a hash of its fitted state (the weights file's for InceptionV3), the generated, reference
+    a hash of its fitted state (the weights file's for InceptionV3), and of every further space
+    (`extractor@dinov2`), the generated, reference
     and held-out sample counts, how the reference set is drawn, each metric's own settings
     (`Metric.settings`, e.g. prdc's k), and the versions of the libraries that compute them."""
     protocol: dict[str, Any] = {
@@ -277,6 +265,8 @@ def measurement_protocol(
         "reference_split": f"train, subset drawn with seed {REFERENCE_SEED}",
         "n_heldout": len(assets.heldout.features),
     }
+    # only when a suite lists further spaces: protocols of other runs stay as they were
+    protocol.update({space_key("extractor", s.name): s.extractor_hash for s in assets.further})
     for name in metric_names:
         protocol.update({f"{name}.{k}": v for k, v in METRICS.get(name).settings.items()})
     protocol["versions"] = library_versions()

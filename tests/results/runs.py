@@ -32,7 +32,9 @@ def run_in_process(root: Path, text: str) -> Path:
     suite = parse_suite(text)
     trials = expand(suite)
     ref = suite.datasets[0]
-    assets = prepare_dataset(ref.name, ref.params, ref.label, suite.budget.eval_samples)
+    assets = prepare_dataset(
+        ref.name, ref.params, ref.label, suite.budget.eval_samples, suite.spaces_of(ref)
+    )
     store = RunStore.create(root, suite, len(trials))
     records = []
     for trial in trials:

@@ -1,5 +1,5 @@
 """The feature-space contract: where samples are compared. A dataset names one in
-`EvalSpec.feature_space`.
+`EvalSpec.feature_space`; a suite may measure it in others (`feature_spaces:`).
 
 `fit` runs once per dataset in the driver and returns a small picklable state that Ray ships to
 trials; `extractor` turns that state into a function from data-space samples to `Features`.
@@ -26,6 +26,12 @@ class FeatureSpace:
     description: ClassVar[str] = ""
     gives_logits: ClassVar[bool] = False  # extractor fills Features.logits (Inception Score)
     gives_modes: ClassVar[bool] = False  # extractor fills Features.modes (class mode coverage)
+
+    def applies(self, info: DataInfo) -> str | None:
+        """Why this space cannot measure such a dataset (from its static facts, nothing loaded),
+        or None when it can: a suite's `feature_spaces` are checked with it before anything
+        trains. `fit` still refuses what only the loaded data shows."""
+        return None
 
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict | None:
         """Prepare the space for one dataset (once, in the driver); a small picklable state."""

@@ -151,6 +151,15 @@ class ClassifierSpace(FeatureSpace):
         write_with(path, lambda handle: torch.save(state, handle))
         return state
 
+    def applies(self, info: DataInfo) -> str | None:
+        if len(info.shape) != 3 or min(info.shape[1:]) < 4:
+            return (
+                f"the 'classifier' feature space needs C×H×W images of side >= 4, not {info.shape}"
+            )
+        if info.num_classes is None:
+            return "the 'classifier' feature space needs labels, and this dataset has no labels"
+        return None
+
     def check(self, splits: DataSplits, info: DataInfo, where: str) -> None:
         if info.num_classes is None or splits.train_labels is None or splits.heldout_labels is None:
             raise BenchError(

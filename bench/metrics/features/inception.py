@@ -117,6 +117,13 @@ class InceptionSpace(FeatureSpace):
     )
     gives_logits = True
 
+    def applies(self, info: DataInfo) -> str | None:
+        try:
+            self.value_range(info)
+        except BenchError as exc:
+            return exc.what
+        return None
+
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
         self.value_range(info, fingerprint)
         path = inception_weights_path()

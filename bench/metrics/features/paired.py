@@ -24,6 +24,11 @@ class PairedTargetSpace(DigitChannelsSpace):
     description = "a digit classifier trained on domain B of paired data, applied to channel 1"
     name = "paired_target"
 
+    def applies(self, info: DataInfo) -> str | None:
+        if info.pairing is None:
+            return "the 'paired_target' feature space needs paired-domain data (DataInfo.pairing)"
+        return None
+
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
         if info.pairing is None:
             raise BenchError(

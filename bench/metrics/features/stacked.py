@@ -41,6 +41,12 @@ class StackedClassifierSpace(DigitChannelsSpace):
     description = "the mnist5k digit classifier on each channel: 3×128 features, 1,000 triple modes"
     name = "stacked_classifier"
 
+    def applies(self, info: DataInfo) -> str | None:
+        if info.kind != "image" or info.shape[1:] != (28, 28):
+            shape = info.shape
+            return f"the 'stacked_classifier' space reads 28×28 digit channels, not {shape}"
+        return None
+
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
         if info.kind != "image" or info.shape[1:] != (28, 28):
             raise BenchError(
