@@ -24,7 +24,12 @@ def section_table(heading: str) -> str:
 
 @pytest.mark.parametrize(
     ("heading", "kind"),
-    [("Models", Kind.models), ("Datasets", Kind.datasets), ("Metrics", Kind.metrics)],
+    [
+        ("Models", Kind.models),
+        ("Datasets", Kind.datasets),
+        ("Feature spaces", Kind.feature_spaces),
+        ("Metrics", Kind.metrics),
+    ],
 )
 def test_readme_tables_are_what_bench_list_prints(heading, kind):
     assert section_table(heading) == markdown_table(*registry_table(kind))

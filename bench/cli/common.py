@@ -52,18 +52,75 @@ InceptionWeights = Annotated[
 ]
 
 
-def use_inception_weights(path: Path | None) -> None:
-    """Point the inception feature space at a user-given weights file (checked here, so a typo
-    fails before anything starts)."""
+DinoV2Weights = Annotated[
+    Path | None,
+    typer.Option(
+        "--dinov2-weights",
+        help="a torch hub directory holding the facebookresearch/dinov2 code "
+        "(facebookresearch_dinov2_main/) and checkpoints/dinov2_vit*14_pretrain.pth, for the "
+        "'dinov2*' feature spaces; same as $BENCH_DINOV2_WEIGHTS",
+    ),
+]
+
+
+ClipWeights = Annotated[
+    Path | None,
+    typer.Option(
+        "--clip-weights",
+        help="OpenAI's CLIP weights file (e.g. ViT-L-14-336px.pt) for the 'clip*' feature "
+        "spaces; same as $BENCH_CLIP_WEIGHTS",
+    ),
+]
+
+
+def use_weights(
+    path: Path | None, option: str, env: str, what: str, fix: str, directory: bool = False
+) -> None:
+    """Point a feature space at user-given weights by setting the variable it reads (checked
+    here, so a typo fails before anything starts)."""
     if path is None:
         return
-    if not path.is_file():
+    if not (path.is_dir() if directory else path.is_file()):
+        problem = "is not a " + ("directory" if directory else "file")
         raise BenchError(
-            f"the InceptionV3 weights file {path} does not exist",
-            where="--inception-weights",
-            fix="give the path of weights-inception-2015-12-05-6726825d.pth",
+            f"the {what} {path} {problem if path.exists() else 'does not exist'}",
+            where=option,
+            fix=fix,
         )
-    os.environ["BENCH_INCEPTION_WEIGHTS"] = str(path.resolve())
+    os.environ[env] = str(path.resolve())
+
+
+def use_inception_weights(path: Path | None) -> None:
+    use_weights(
+        path,
+        "--inception-weights",
+        "BENCH_INCEPTION_WEIGHTS",
+        "InceptionV3 weights file",
+        "give the path of weights-inception-2015-12-05-6726825d.pth",
+    )
+
+
+def use_pretrained_weights(inception: Path | None, dinov2: Path | None, clip: Path | None) -> None:
+    """The three weights options of `bench run` and `bench evaluate`; the variable names are
+    the ones bench.metrics.features' inception, dinov2 and clip modules read (not imported
+    here: the CLI starts without torch)."""
+    use_inception_weights(inception)
+    use_weights(
+        dinov2,
+        "--dinov2-weights",
+        "BENCH_DINOV2_WEIGHTS",
+        "DINOv2 torch hub directory",
+        "give a torch hub directory holding facebookresearch_dinov2_main/hubconf.py and "
+        "checkpoints/<model>_pretrain.pth",
+        directory=True,
+    )
+    use_weights(
+        clip,
+        "--clip-weights",
+        "BENCH_CLIP_WEIGHTS",
+        "CLIP weights file",
+        "give the path of OpenAI's CLIP .pt file for the model the feature space names",
+    )
 
 
 class WandbMode(str, Enum):
@@ -76,6 +133,7 @@ class Kind(str, Enum):
     models = "models"
     datasets = "datasets"
     metrics = "metrics"
+    feature_spaces = "feature-spaces"
 
 
 class ListFormat(str, Enum):

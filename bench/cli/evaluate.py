@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from bench.cli.common import InceptionWeights, app, out, use_inception_weights, user_errors
+from bench.cli.common import (
+    ClipWeights,
+    DinoV2Weights,
+    InceptionWeights,
+    app,
+    out,
+    use_pretrained_weights,
+    user_errors,
+)
 from bench.errors import BenchError
 
 
@@ -42,8 +50,8 @@ def evaluate(
     feature_space: Annotated[
         str | None,
         typer.Option(
-            help="for a file of real samples: raw, classifier, inception (default: "
-            "raw for points, inception for images)"
+            help="for a file of real samples: a feature space, one of `bench list "
+            "feature-spaces` (default: raw for points, inception for images)"
         ),
     ] = None,
     reference: Annotated[
@@ -53,10 +61,12 @@ def evaluate(
         Path | None, typer.Option("--output", "-o", help="also write the values as JSON here")
     ] = None,
     inception_weights: InceptionWeights = None,
+    dinov2_weights: DinoV2Weights = None,
+    clip_weights: ClipWeights = None,
 ) -> None:
     """Measure samples generated elsewhere with bench's metrics, as a trial would be; or, with
     --run, every trial of a finished run again from its kept model, without retraining."""
-    use_inception_weights(inception_weights)
+    use_pretrained_weights(inception_weights, dinov2_weights, clip_weights)
     chosen = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     check_mode(real, fake, run, which, output)
     if run is not None:

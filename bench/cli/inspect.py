@@ -47,7 +47,9 @@ def validate(
 @app.command("list")
 @user_errors
 def list_(
-    kind: Annotated[Kind | None, typer.Argument(help="models, datasets or metrics")] = None,
+    kind: Annotated[
+        Kind | None, typer.Argument(help="models, datasets, metrics or feature-spaces")
+    ] = None,
     name: Annotated[
         str | None,
         typer.Argument(help="a model or dataset name: show its parameters with their defaults"),
@@ -103,6 +105,7 @@ COLUMNS = {
         dataset_cells,
     ),
     Kind.metrics: (["description", "reported (better)"], metric_cells),
+    Kind.feature_spaces: (["description"], lambda space: [space.description]),
 }
 
 
@@ -158,6 +161,7 @@ def registry(kind: Kind):
         Kind.models: bench.models.MODELS,
         Kind.datasets: bench.data.DATASETS,
         Kind.metrics: bench.metrics.METRICS,
+        Kind.feature_spaces: bench.metrics.FEATURE_SPACES,
     }[kind]
 
 

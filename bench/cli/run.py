@@ -15,13 +15,15 @@ from bench.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_NOT_REPRODUCED,
     EXIT_TRIALS_FAILED,
+    ClipWeights,
+    DinoV2Weights,
     InceptionWeights,
     WandbMode,
     app,
     confirm_size,
     err,
     out,
-    use_inception_weights,
+    use_pretrained_weights,
     user_errors,
 )
 from bench.errors import BenchError
@@ -58,6 +60,8 @@ def run(
         ),
     ] = None,
     inception_weights: InceptionWeights = None,
+    dinov2_weights: DinoV2Weights = None,
+    clip_weights: ClipWeights = None,
     settings: Annotated[
         list[str] | None,
         typer.Option(
@@ -68,7 +72,7 @@ def run(
     ] = None,
 ) -> None:
     """Expand a suite into trials and run them on Ray Tune."""
-    use_inception_weights(inception_weights)
+    use_pretrained_weights(inception_weights, dinov2_weights, clip_weights)
     spec = suite_to_run(suite, resume, settings or [])
     trials = spec.trials
     if dry_run:
@@ -167,6 +171,8 @@ def reproduce(
         bool, typer.Option("--yes", help="run grids larger than the sanity limit")
     ] = False,
     inception_weights: InceptionWeights = None,
+    dinov2_weights: DinoV2Weights = None,
+    clip_weights: ClipWeights = None,
 ) -> None:
     """Run a suite (or take a finished run) and compare it with its published numbers."""
     from bench.reproduce.run import reproduce_run
@@ -175,7 +181,7 @@ def reproduce(
     from bench.suite.load import load_suite
     from bench.tracking.sync import log_reproduction
 
-    use_inception_weights(inception_weights)
+    use_pretrained_weights(inception_weights, dinov2_weights, clip_weights)
     spec = load_suite(suite)
     if spec.published is None:
         raise BenchError(

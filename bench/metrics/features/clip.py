@@ -1,8 +1,8 @@
-"""The "clip" feature space: torch-fidelity's own "clip-<model>" extractor (its resize to the
-model's resolution and CLIP's normalisation), the image embedding CMMD is defined on
-(Jayasumana et al. 2024 use ViT-L/14 at 336 px, the default here). The weights, a TorchScript
-file as OpenAI publishes it, come from $BENCH_CLIP_WEIGHTS (--weights) or torch-fidelity's cache;
-bench never downloads them. The model is $BENCH_CLIP_MODEL."""
+"""The CLIP feature spaces, one per torch-fidelity model ("clip-rn50", …, "clip-vit-l-14-336px";
+"clip" is ViT-L/14 at 336 px, the image embedding Jayasumana et al. 2024 define CMMD on):
+torch-fidelity's own extractor, with its resize to the model's resolution and CLIP's
+normalisation. The weights, a TorchScript file as OpenAI publishes it, come from
+$BENCH_CLIP_WEIGHTS (--clip-weights) or torch-fidelity's cache; bench never downloads them."""
 
 from __future__ import annotations
 
@@ -11,65 +11,68 @@ from typing import Any
 
 from bench.data.base import DataInfo, DataSplits
 from bench.io import file_sha256
-from bench.metrics.features.base import FEATURE_SPACES, Extractor, FeatureSpace, batched
+from bench.metrics.features.base import Extractor, batched
 from bench.metrics.features.inception import to_uint8_rgb
 from bench.metrics.features.pretrained import (
-    env_choice,
+    PretrainedSpace,
     hub_checkpoints,
     image_range,
+    register_models,
     unloadable,
     weights_path,
 )
 
-CLIP_ENV = "BENCH_CLIP_WEIGHTS"
-CLIP_MODEL_ENV = "BENCH_CLIP_MODEL"
-CLIP_DEFAULT = "vit-l-14-336px"
+CLIP_ENV = "BENCH_CLIP_WEIGHTS"  # set by the CLI's --clip-weights
+CLIP_OPTION = "--clip-weights"
+# torch-fidelity 0.4.0's CLIP models, written here so that registering them imports nothing
+# (tests check them against its MODEL_METADATA).
+CLIP_MODELS = [
+    "clip-rn50",
+    "clip-rn101",
+    "clip-rn50x4",
+    "clip-rn50x16",
+    "clip-rn50x64",
+    "clip-vit-b-32",
+    "clip-vit-b-16",
+    "clip-vit-l-14",
+    "clip-vit-l-14-336px",
+]
+CLIP_ALIASES = {"clip": ("clip-vit-l-14-336px", "the model CMMD is defined on")}
 CLIP_BATCH = 32
-
-
-def clip_models() -> dict[str, dict[str, str]]:
-    """torch-fidelity's CLIP models (without the "clip-" prefix) -> their file metadata."""
-    from torch_fidelity.feature_extractor_clip import MODEL_METADATA
-
-    return {name.removeprefix("clip-"): meta for name, meta in MODEL_METADATA.items()}
 
 
 def clip_source(model: str) -> tuple[Path, str]:
     """torch-fidelity's cache path for `model` and the URL it would download."""
-    from torch_fidelity.feature_extractor_clip import MODEL_URLS
+    from torch_fidelity.feature_extractor_clip import MODEL_METADATA, MODEL_URLS
 
-    meta = clip_models()[model]
-    return hub_checkpoints() / f"clip-{model}-{meta['hash']}.pt", MODEL_URLS[f"clip-{model}"]
+    return hub_checkpoints() / f"{model}-{MODEL_METADATA[model]['hash']}.pt", MODEL_URLS[model]
 
 
-def load_clip(model: str, path: Path | str) -> Any:
+def clip_weights(space: str, model: str) -> Path:
+    """$BENCH_CLIP_WEIGHTS, else torch-fidelity's download, when it exists."""
+    cached, url = clip_source(model)
+    return weights_path(CLIP_ENV, CLIP_OPTION, cached, space, url)
+
+
+def load_clip(model: str, path: Path | str, space: str = "clip") -> Any:
     """torch-fidelity's CLIP extractor for `model` with the weights in `path`."""
     from torch_fidelity.feature_extractor_clip import FeatureExtractorCLIP
 
     try:
         return FeatureExtractorCLIP(
-            f"clip-{model}", ["clip"], feature_extractor_weights_path=str(path)
+            model, ["clip"], feature_extractor_weights_path=str(path)
         ).eval()
     except Exception as exc:  # a truncated or foreign file: say which, not a traceback
-        raise unloadable("clip", Path(path), exc, clip_source(model)[1]) from exc
+        raise unloadable(space, Path(path), exc, clip_source(model)[1]) from exc
 
 
-@FEATURE_SPACES.register("clip")
-class ClipSpace(FeatureSpace):
-    description = (
-        "torch-fidelity's CLIP image embedding (model $BENCH_CLIP_MODEL, default "
-        f"{CLIP_DEFAULT}; resized to the model's resolution, CLIP's normalisation); "
-        "needs its weights file"
-    )
-
+class ClipSpace(PretrainedSpace):
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
-        image_range("clip", info, fingerprint)
-        model = env_choice(CLIP_MODEL_ENV, CLIP_DEFAULT, list(clip_models()), "clip")
-        cached, url = clip_source(model)
-        path = weights_path(CLIP_ENV, cached, "clip", url)
-        load_clip(model, path)  # refuse here, on the driver, before anything trains
+        image_range(self.name, info, fingerprint)
+        path = clip_weights(self.name, self.model)
+        load_clip(self.model, path, self.name)  # refuse here, on the driver, before training
         return {
-            "extractor": f"torch-fidelity clip-{model}",
+            "extractor": f"torch-fidelity {self.model}",
             "weights": str(path),
             "sha256": file_sha256(path),
             "preprocessing": "uint8 RGB, TF1-compatible bilinear resize to the model's "
@@ -77,11 +80,19 @@ class ClipSpace(FeatureSpace):
         }
 
     def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        value_range = image_range("clip", info)
+        value_range = image_range(self.name, info)
         assert state is not None  # fit() always returns the state
-        model = state["extractor"].removeprefix("torch-fidelity clip-")
         path = Path(state["weights"])
         if not path.is_file():  # the driver's path may not exist on a remote node
-            path = weights_path(CLIP_ENV, clip_source(model)[0], "clip", clip_source(model)[1])
-        net = load_clip(model, path).to(device)
+            path = clip_weights(self.name, self.model)
+        net = load_clip(self.model, path, self.name).to(device)
         return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, CLIP_BATCH)
+
+
+register_models(
+    ClipSpace,
+    CLIP_MODELS,
+    CLIP_ALIASES,
+    "torch-fidelity's CLIP image embedding (resized to the model's resolution, CLIP's "
+    f"normalisation); needs its weights file ({CLIP_OPTION})",
+)

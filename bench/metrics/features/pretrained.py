@@ -1,16 +1,57 @@
-"""What the pretrained image spaces (dinov2, clip) share: the images they accept, the weights file
-they read from a path bench never downloads to, and the description the protocol records.
+"""What the pretrained image spaces (dinov2, clip) share: the images they accept, the weights
+they read from a path bench never downloads to, and how each model becomes a registered space.
 torch-fidelity is imported by the spaces' own modules, inside functions."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
 from bench.data.base import DataInfo
 from bench.errors import BenchError
+from bench.metrics.features.base import FEATURE_SPACES, FeatureSpace
+
+
+class PretrainedSpace(FeatureSpace):
+    """A space of one torch-fidelity model. Subclasses are made per model by `register_models`:
+    `model` is torch-fidelity's name for it, `name` the registered one (a model name or a short
+    alias such as 'dinov2')."""
+
+    name: ClassVar[str] = ""
+    model: ClassVar[str] = ""
+
+    def applies(self, info: DataInfo) -> str | None:
+        try:
+            image_range(self.name, info)
+        except BenchError as exc:
+            return exc.what
+        return None
+
+    def __reduce__(self) -> tuple:
+        # Its class is made at registration, so it is pickled (for Ray) as its registered name.
+        return registered_space, (self.name,)
+
+
+def registered_space(name: str) -> FeatureSpace:
+    return FEATURE_SPACES.get(name)
+
+
+def register_models(
+    base: type[PretrainedSpace], models: list[str], aliases: dict[str, tuple[str, str]], what: str
+) -> None:
+    """Register one `base` space per torch-fidelity model, named as torch-fidelity names it and
+    described by `what`, and each alias -> (model, why that model)."""
+    described = {model: (model, what) for model in models}
+    described |= {
+        name: (model, f"the same as {model}: {why}") for name, (model, why) in aliases.items()
+    }
+    for name, (model, description) in described.items():
+        attributes = {"name": name, "model": model, "description": description}
+        subclass = type(base.__name__, (base,), {**attributes, "__module__": base.__module__})
+        FEATURE_SPACES.register(name)(subclass)
 
 
 def image_range(space: str, info: DataInfo, where: str | None = None) -> tuple[float, float]:
@@ -30,36 +71,31 @@ def image_range(space: str, info: DataInfo, where: str | None = None) -> tuple[f
     return info.value_range
 
 
-def env_choice(env: str, default: str, choices: list[str], space: str) -> str:
-    """The model size named by $`env` (default `default`), checked against `choices`."""
-    chosen = os.environ.get(env, default)
-    if chosen not in choices:
-        raise BenchError(
-            f"the {space!r} feature space has no model {chosen!r}",
-            where=f"${env}",
-            fix=f"use one of {', '.join(choices)}",
-        )
-    return chosen
-
-
-def weights_path(env: str, cached: Path, space: str, source: str) -> Path:
-    """$`env` when set (an error when it names nothing: a typo must not go unnoticed), else
-    `cached`, torch-fidelity's own download; a BenchError naming both when neither exists."""
+def weights_path(env: str, option: str, cached: Path, space: str, source: str) -> Path:
+    """$`env` (set by the CLI's `option`) when set (an error when it names nothing: a typo must
+    not go unnoticed), else `cached`, torch-fidelity's own download; a BenchError naming both
+    when neither exists."""
     explicit = os.environ.get(env)
     path = Path(explicit).expanduser() if explicit else cached
     if path.exists():
         return path
+    if explicit:
+        raise BenchError(
+            f"the {space!r} feature space's weights {path} do not exist",
+            where=f"${env} ({option})",
+            fix=f"point it at {source}",
+        )
     raise BenchError(
         f"the {space!r} feature space needs {cached.name}, which is not on this machine "
         "(bench does not download weights)",
-        where=f"${env}={explicit}" if explicit else str(cached),
+        where=str(cached),
         fix=f"get {source} on a machine with internet access and put it at {cached}, or "
-        f"anywhere and pass --weights PATH (environment variable {env})",
+        f"anywhere and pass {option} PATH (environment variable {env})",
     )
 
 
-def unloadable(space: str, path: Path, exc: Exception, source: str) -> BenchError:
-    """The error for a weights file torch-fidelity cannot load: which file, why, how to fix."""
+def unloadable(space: str, path: Path | str, exc: Exception, source: str) -> BenchError:
+    """The error for weights torch-fidelity cannot load: which file, why, how to fix."""
     first = str(exc).splitlines()[0] if str(exc) else ""
     return BenchError(
         f"cannot load the {space!r} feature space's weights from {path}: "
