@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.plots import Band, Panel, panels_png
 from bench.report.curves import evaluation_series, history_columns, seed_band
+from bench.report.families import family_tables
 from bench.report.markdown import ARROWS, COST_HEADER, cost_cells, leaderboard_cells, mean_std
 from bench.results.folder import read_history
 from bench.results.layout import HISTORY_FILE
@@ -20,13 +21,6 @@ from bench.results.protocol import shared_protocol
 from bench.results.runs import RowKey, RunData, row_key
 from bench.results.sensitivity import Sensitivity
 
-FAMILIES = {
-    "gan": "GANs",
-    "autoencoder": "Autoencoders",
-    "diffusion": "Diffusion models",
-    "flow": "Normalizing flows",
-    "autoregressive": "Autoregressive models",
-}
 ROLE_PANELS = {  # a diagnostic's declared role -> the panel it is drawn in
     "loss": "losses",
     "grad_norm": "gradient norms",
@@ -122,35 +116,21 @@ def cost_part(run: RunData, dataset: str) -> str:
     return "<h3>Cost</h3>" + table(COST_HEADER, rows, cls="cost") if rows else ""
 
 
-def family_of(run: RunData, key: RowKey) -> str:
-    """A row's model family from the model registry ('unknown' for a model no longer known)."""
-    from bench.models import MODELS
-
-    trials = run.trials_of(key)
-    name = trials[0][0].model if trials else ""
-    return MODELS.get(name).family if name in MODELS else "unknown"
-
-
 def stability_tables(run: RunData, dataset: str) -> str:
     """Each section's table (e.g. training stability), one per model family, with the keys that
-    family's rows have: a GAN's discriminator gap means nothing for an autoencoder."""
+    family's rows have (bench.report.families, as leaderboard.md groups them)."""
     board = run.board
     parts = []
     for section in board.sections:
-        rows = [r for r in board.rows if r.dataset == dataset]
-        families = dict.fromkeys(family_of(run, row_key(r)) for r in rows)
-        for family in families:
-            members = [r for r in rows if family_of(run, row_key(r)) == family]
-            keys = [k for k in board.sections[section] if any(k in r.values for r in members)]
-            if not keys:
-                continue
+        for group in family_tables(board, dataset, section):
             header = ["model", "variant", "seeds ok"]
-            header += [f"{k} {ARROWS[board.direction(k)]}" for k in keys]
+            header += [f"{k} {ARROWS[board.direction(k)]}" for k in group.keys]
             cells = [
-                [r.model, r.variant, f"{r.completed}/{r.seeds}", *(mean_std(r, k) for k in keys)]
-                for r in members
+                [r.model, r.variant, f"{r.completed}/{r.seeds}"]
+                + [mean_std(r, k) for k in group.keys]
+                for r in group.rows
             ]
-            title = f"{section}: {FAMILIES.get(family, family)}"
+            title = f"{section}: {group.heading}"
             parts += [f"<h3>{escape(title)}</h3>", wide_table(header, cells, 3, "stability")]
     return "\n".join(parts)
 

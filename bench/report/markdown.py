@@ -11,6 +11,7 @@ from pathlib import Path
 from bench.direction import ARROWS
 from bench.io import write_text
 from bench.report.agreement import agreement_markdown
+from bench.report.families import family_tables
 from bench.results.sensitivity import Sensitivity
 
 
@@ -39,13 +40,18 @@ def best_cell(row, spread: bool = True) -> str:
 
 
 def leaderboard_cells(
-    board, dataset: str, keys: list[str] | None = None, best: bool = False, spread: bool = True
+    board,
+    dataset: str,
+    keys: list[str] | None = None,
+    best: bool = False,
+    spread: bool = True,
+    members: list | None = None,
 ) -> tuple[list[str], list[list[str]]]:
     """Header and rows of one dataset's table (its metrics unless `keys` are given, then the best
-    of the ranking metric when `best`, its std over seeds when `spread`), shared by markdown and
-    the terminal."""
+    of the ranking metric when `best`, its std over seeds when `spread`; all its rows unless
+    `members` are given), shared by markdown and the terminal."""
     keys = board.keys_for(dataset) if keys is None else keys
-    members = [r for r in board.rows if r.dataset == dataset]
+    members = [r for r in board.rows if r.dataset == dataset] if members is None else members
     primary = next((r for r in members if r.primary and r.direction), None)
     header = ["rank", "model", "variant", "seeds ok"]
     header += [f"{k} {ARROWS[board.direction(k)]}" for k in keys]
@@ -149,14 +155,15 @@ def cost_markdown(board) -> list[str]:
 
 def sections_markdown(board) -> list[str]:
     """Per section (e.g. "Training stability": completed and diverged seeds, as defined in
-    bench.metrics.stability) and dataset, one table of every row."""
+    bench.metrics.stability) and dataset, one table per model family with the keys its rows have
+    (bench.report.families, as the HTML report groups them)."""
     lines: list[str] = []
     for section, dataset in ((s, d) for s in board.sections for d in board.datasets()):
-        keys = board.keys_for(dataset, section)
-        if not keys:
-            continue
-        header, rows = leaderboard_cells(board, dataset, keys)
-        lines += [f"## {section}: {dataset}", ""] + table(header, rows)
+        tables = family_tables(board, dataset, section)
+        lines += [f"## {section}: {dataset}", ""] if tables else []
+        for group in tables:
+            header, rows = leaderboard_cells(board, dataset, group.keys, members=group.rows)
+            lines += [f"### {group.heading}", ""] + table(header, rows)
     return lines
 
 

@@ -1,10 +1,13 @@
 """Every committed record under results/published/ re-aggregates to its committed leaderboard.
 
 The committed leaderboards were written before the leaderboard gained the best-evaluation
-columns (ranked_by, best_*, protocol) and the cost columns and section (s_per_trial, steps/s,
-...). Those additions are left out of the comparison; everything the committed files hold must
-come back byte for byte: every committed CSV column of every row, in order, and the Markdown
-with the added column and `## Cost:` sections removed. The title line names the run id from
+columns (ranked_by, best_*, protocol), the cost columns and section (s_per_trial, steps/s,
+...), and before each section (training stability) was split into one table per model family
+under a `### <family>` heading. Those additions are left out of the comparison; everything the
+committed files hold must come back byte for byte: every committed CSV column of every row, in
+order, and the Markdown with the added column, the `## Cost:` sections and the family headings
+removed (every committed record has one family per dataset, so its one stability table still
+comes back whole, with the same columns). The title line names the run id from
 run.json (no timestamp of writing), so it is compared too."""
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ PUBLISHED = Path(__file__).resolve().parents[2] / "results" / "published"
 RECORDS = sorted(p for p in PUBLISHED.iterdir() if (p / "trials").is_dir())
 ADDED_SECTION = "## Cost:"
 ADDED_COLUMN = "best "
+ADDED_HEADING = "### "  # a model family's table within a section
 
 
 def csv_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -34,10 +38,12 @@ def without_added(markdown: str) -> str:
     kept: list[str] = []
     skipping = False
     drop: list[int] = []
+    heading = False
     for line in markdown.splitlines(keepends=True):
         if line.startswith("## "):
             skipping = line.startswith(ADDED_SECTION)
-        if skipping:
+        if skipping or line.startswith(ADDED_HEADING) or (heading and not line.strip()):
+            heading = line.startswith(ADDED_HEADING)  # and the blank line after it
             continue
         if line.startswith("| "):
             cells = line.rstrip("\n").strip("|").split("|")
