@@ -172,7 +172,7 @@ def kept_path(trial_dir: Path, which: str) -> Path:
     )
 
 
-def blank_model(trial: Trial) -> GenerativeModel:
+def blank_model(trial: Trial, config: Path | None = None) -> GenerativeModel:
     """The trial's model as built before training, from its config: no data is loaded (the
     dataset's `info` is static)."""
     from bench.data import DATASETS
@@ -181,9 +181,28 @@ def blank_model(trial: Trial) -> GenerativeModel:
 
     load_registries()
     dataset_cls = DATASETS.get(trial.dataset)
-    info = dataset_cls(dataset_cls.Params(**trial.dataset_params)).info
+    params = validated(dataset_cls.Params, trial.dataset_params, "dataset_params", trial, config)
     model_cls = MODELS.get(trial.model)
-    return model_cls(model_cls.HParams(**trial.hparams), info)
+    hparams = validated(model_cls.HParams, trial.hparams, "hparams", trial, config)
+    return model_cls(hparams, dataset_cls(params).info)
+
+
+def validated(schema: Any, values: Any, field: str, trial: Trial, config: Path | None) -> Any:
+    """`values` as `schema`; values it refuses (an edited config.json, another bench version's)
+    are a BenchError naming `config` and the fields, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        errors = [f"{'.'.join(map(str, (field, *e['loc'])))}: {e['msg']}" for e in exc.errors()[:3]]
+        more = f" (and {exc.error_count() - 3} more)" if exc.error_count() > 3 else ""
+        raise BenchError(
+            f"its {field} do not fit {trial.model} on {trial.dataset}: {'; '.join(errors)}{more}",
+            where=str(config) if config else None,
+            fix="restore config.json from a copy (bench writes it with the trial); a model whose "
+            "parameters changed since needs the bench version that ran it",
+        ) from None
 
 
 def open_kept(trial_dir: Path, which: str = "final") -> tuple[Trial, GenerativeModel, dict]:
@@ -191,7 +210,7 @@ def open_kept(trial_dir: Path, which: str = "final") -> tuple[Trial, GenerativeM
     trial = read_trial(trial_dir)
     path = kept_path(trial_dir, which)
     kept = read_kept(path)
-    model = blank_model(trial)
+    model = blank_model(trial, Path(trial_dir) / CONFIG_FILE)
     model.load_state_dict(
         check_state_dict(path, "kept model", kept.pop("state_dict"), cpu_state(model))
     )

@@ -4,6 +4,7 @@ load from config.json alone into a model that samples exactly as the trial's did
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -149,3 +150,33 @@ def test_the_keeper_ranks_by_the_first_reported_key_and_keeps_the_earliest_tie()
     show(40, fid=0.5)
     show(50, fid=float("nan"))
     assert (keeper.best["metric"], keeper.best["step"], keeper.best["value"]) == ("fid", 30, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("edit", "named"),
+    [
+        ({"model": "ae"}, "hparams.backbone: Extra inputs are not permitted"),  # a gan's hparams
+        ({"hparams": "big"}, "hparams: Input should be a valid dictionary"),
+        ({"hparams": {"hidden": -4}}, "hparams.hidden: Input should be greater than or equal to 1"),
+        ({"dataset_params": {"n_samples": "many"}}, "dataset_params.n_samples: Input should be"),
+    ],
+)
+def test_a_config_whose_parameters_do_not_fit_its_model_is_refused(run, tmp_path, edit, named):
+    """An edited config.json (or one of another bench version) through `bench sample`: exit 2
+    naming the file and the fields, never a pydantic traceback."""
+    from typer.testing import CliRunner
+
+    from bench.cli import EXIT_USAGE, app
+
+    source = next(f for f in trial_dirs(run) if f.name.startswith("gan-"))
+    folder = shutil.copytree(source, tmp_path / "trials" / source.name)
+    config = json.loads((folder / "config.json").read_text())
+    if "hparams" in edit and isinstance(edit["hparams"], dict):
+        edit = {"hparams": {**config["hparams"], **edit["hparams"]}}
+    (folder / "config.json").write_text(json.dumps({**config, **edit}))
+    out = tmp_path / "out.npz"
+    result = CliRunner().invoke(app, ["sample", str(folder), "-n", "4", "-o", str(out)])
+    assert result.exit_code == EXIT_USAGE and isinstance(result.exception, SystemExit)
+    said = "".join(result.output.split())  # the error console wraps at 80 columns
+    assert "config.json:" in said and "".join(named.split()) in said, result.output
+    assert "Traceback" not in result.output and not out.exists()
