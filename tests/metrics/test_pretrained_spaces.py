@@ -277,3 +277,13 @@ def test_corrupt_weights_are_refused(tmp_path: Path, no_weights: Path) -> None:
         f"cannot load the '{space}' feature space's weights from {hub}",
         "checkpoints/dinov2_vits14_pretrain.pth",
     )
+
+
+def test_hub_at_leaves_an_unset_torch_hub_unset(tmp_path: Path, monkeypatch) -> None:
+    """After loading DINOv2 from a hub directory, torch hub follows $TORCH_HOME again instead of
+    staying pinned to the path it resolved to before."""
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    with hub_at(tmp_path):
+        assert torch.hub.get_dir() == str(tmp_path)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
+    assert torch.hub.get_dir() == str(tmp_path / "home" / "hub")

@@ -13,6 +13,7 @@ from typing import ClassVar
 import torch
 
 from bench.data.base import DataInfo, DataSplits
+from bench.errors import BenchError
 from bench.metrics.base import Features
 from bench.registry import Registry
 
@@ -42,6 +43,37 @@ class FeatureSpace:
 
 
 FEATURE_SPACES: Registry[FeatureSpace] = Registry("feature space", FeatureSpace, instances=True)
+
+
+class ImageSpace(FeatureSpace):
+    """A space of networks that read grey or RGB images as uint8 pixels (inception, dinov2,
+    clip): it needs the images' value range to map them to 0..255."""
+
+    name: ClassVar[str] = ""  # the registered name, for messages
+
+    def applies(self, info: DataInfo) -> str | None:
+        try:
+            image_range(self.name, info)
+        except BenchError as exc:
+            return exc.what
+        return None
+
+
+def image_range(space: str, info: DataInfo, where: str | None = None) -> tuple[float, float]:
+    """The images' value range, or a BenchError when the data is not grey/RGB images."""
+    if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
+        raise BenchError(
+            f"the {space!r} feature space needs grey or RGB images, not {info.shape}",
+            where=where,
+            fix="use the 'raw' feature space for point data",
+        )
+    if info.value_range is None:
+        raise BenchError(
+            f"the {space!r} feature space needs images with a known value range",
+            where=where,
+            fix="give the dataset a value_range (e.g. (0, 1)) so pixels map to 0..255",
+        )
+    return info.value_range
 
 
 def batched(

@@ -9,14 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.data.base import DataInfo, DataSplits
 from bench.io import file_sha256
-from bench.metrics.features.base import Extractor, batched
-from bench.metrics.features.inception import to_uint8_rgb
 from bench.metrics.features.pretrained import (
     PretrainedSpace,
     hub_checkpoints,
-    image_range,
     register_models,
     unloadable,
     weights_path,
@@ -67,26 +63,20 @@ def load_clip(model: str, path: Path | str, space: str = "clip") -> Any:
 
 
 class ClipSpace(PretrainedSpace):
-    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
-        image_range(self.name, info, fingerprint)
-        path = clip_weights(self.name, self.model)
-        load_clip(self.model, path, self.name)  # refuse here, on the driver, before training
-        return {
-            "extractor": f"torch-fidelity {self.model}",
-            "weights": str(path),
-            "sha256": file_sha256(path),
-            "preprocessing": "uint8 RGB, TF1-compatible bilinear resize to the model's "
-            "resolution, CLIP mean/std normalisation",
-        }
+    preprocessing = (
+        "uint8 RGB, TF1-compatible bilinear resize to the model's resolution, CLIP mean/std "
+        "normalisation"
+    )
+    batch = CLIP_BATCH
 
-    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        value_range = image_range(self.name, info)
-        assert state is not None  # fit() always returns the state
-        path = Path(state["weights"])
-        if not path.is_file():  # the driver's path may not exist on a remote node
-            path = clip_weights(self.name, self.model)
-        net = load_clip(self.model, path, self.name).to(device)
-        return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, CLIP_BATCH)
+    def weights(self) -> Path:
+        return clip_weights(self.name, self.model)
+
+    def load(self, path: Path) -> Any:
+        return load_clip(self.model, path, self.name)
+
+    def hashes(self, path: Path) -> dict[str, str]:
+        return {"sha256": file_sha256(path)}
 
 
 register_models(

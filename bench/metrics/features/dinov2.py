@@ -17,14 +17,10 @@ from typing import Any
 
 import torch
 
-from bench.data.base import DataInfo, DataSplits
 from bench.errors import BenchError
 from bench.io import file_sha256
-from bench.metrics.features.base import Extractor, batched
-from bench.metrics.features.inception import to_uint8_rgb
 from bench.metrics.features.pretrained import (
     PretrainedSpace,
-    image_range,
     register_models,
     unloadable,
     weights_path,
@@ -85,13 +81,14 @@ def dinov2_files(hub: Path, model: str, space: str = "dinov2") -> tuple[Path, Pa
 
 @contextmanager
 def hub_at(hub: Path) -> Iterator[None]:
-    """torch hub reading from `hub` for the duration."""
-    before = torch.hub.get_dir()
+    """torch hub reading from `hub` for the duration, then as it was: unset stays unset (so
+    $TORCH_HOME is read again), not pinned to the path it resolved to."""
+    before = torch.hub._hub_dir  # None unless set_dir was called: get_dir() would resolve it
     torch.hub.set_dir(str(hub))
     try:
         yield
     finally:
-        torch.hub.set_dir(before)
+        torch.hub._hub_dir = before
 
 
 def load_dinov2(model: str, hub: Path, space: str = "dinov2") -> Any:
@@ -108,28 +105,20 @@ def load_dinov2(model: str, hub: Path, space: str = "dinov2") -> Any:
 
 
 class Dinov2Space(PretrainedSpace):
-    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
-        image_range(self.name, info, fingerprint)
-        hub = hub_dir(self.name, self.model)
-        load_dinov2(self.model, hub, self.name)  # refuse here, on the driver, before training
-        hubconf, checkpoint = dinov2_files(hub, self.model, self.name)
-        return {
-            "extractor": f"torch-fidelity {self.model}",
-            "weights": str(hub),
-            "sha256": file_sha256(checkpoint),
-            "code_sha256": file_sha256(hubconf),
-            "preprocessing": "uint8 RGB, TF1-compatible bilinear resize to 224x224, "
-            "ImageNet mean/std normalisation",
-        }
+    preprocessing = (
+        "uint8 RGB, TF1-compatible bilinear resize to 224x224, ImageNet mean/std normalisation"
+    )
+    batch = DINOV2_BATCH
 
-    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        value_range = image_range(self.name, info)
-        assert state is not None  # fit() always returns the state
-        hub = Path(state["weights"])
-        if not hub.is_dir():  # the driver's path may not exist on a remote node
-            hub = hub_dir(self.name, self.model)
-        net = load_dinov2(self.model, hub, self.name).to(device)
-        return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, DINOV2_BATCH)
+    def weights(self) -> Path:
+        return hub_dir(self.name, self.model)
+
+    def load(self, path: Path) -> Any:
+        return load_dinov2(self.model, path, self.name)
+
+    def hashes(self, path: Path) -> dict[str, str]:
+        hubconf, checkpoint = dinov2_files(path, self.model, self.name)
+        return {"sha256": file_sha256(checkpoint), "code_sha256": file_sha256(hubconf)}
 
 
 register_models(

@@ -15,7 +15,7 @@ import torch
 from bench.data.base import DataInfo, DataSplits
 from bench.errors import BenchError
 from bench.io import file_sha256
-from bench.metrics.features.base import FEATURE_SPACES, Extractor, FeatureSpace, batched
+from bench.metrics.features.base import FEATURE_SPACES, Extractor, ImageSpace, batched, image_range
 
 if TYPE_CHECKING:
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
@@ -111,44 +111,22 @@ def to_uint8_rgb(x: torch.Tensor, value_range: tuple[float, float]) -> torch.Ten
 
 
 @FEATURE_SPACES.register("inception")
-class InceptionSpace(FeatureSpace):
+class InceptionSpace(ImageSpace):
+    name = "inception"
     description = (
         "torch-fidelity's InceptionV3 (2048-d pool features, logits for IS); needs its weights file"
     )
     gives_logits = True
 
-    def applies(self, info: DataInfo) -> str | None:
-        try:
-            self.value_range(info)
-        except BenchError as exc:
-            return exc.what
-        return None
-
     def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
-        self.value_range(info, fingerprint)
+        image_range(self.name, info, fingerprint)
         path = inception_weights_path()
         load_inception(path)  # fail here, on the driver, rather than in every trial
         # The content hash keys caches of embeddings: another file at the same path is noticed.
         return {"weights": str(path), "sha256": file_sha256(path)}
 
-    def value_range(self, info: DataInfo, where: str | None = None) -> tuple[float, float]:
-        """The images' value range, or a BenchError when the data is not grey/RGB images."""
-        if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
-            raise BenchError(
-                f"the 'inception' feature space needs grey or RGB images, not {info.shape}",
-                where=where,
-                fix="use the 'raw' feature space for point data",
-            )
-        if info.value_range is None:
-            raise BenchError(
-                "the 'inception' feature space needs images with a known value range",
-                where=where,
-                fix="give the dataset a value_range (e.g. (0, 1)) so pixels map to 0..255",
-            )
-        return info.value_range
-
     def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
-        value_range = self.value_range(info)
+        value_range = image_range(self.name, info)
         # The driver's path may not exist on a remote node: resolve again there if needed.
         path = Path(state["weights"]) if state else None
         if path is None or not path.is_file():

@@ -6,29 +6,63 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from bench.data.base import DataInfo
+from bench.data.base import DataInfo, DataSplits
 from bench.errors import BenchError
-from bench.metrics.features.base import FEATURE_SPACES, FeatureSpace
+from bench.metrics.features.base import (
+    FEATURE_SPACES,
+    Extractor,
+    FeatureSpace,
+    ImageSpace,
+    batched,
+    image_range,
+)
+from bench.metrics.features.inception import to_uint8_rgb
 
 
-class PretrainedSpace(FeatureSpace):
+class PretrainedSpace(ImageSpace):
     """A space of one torch-fidelity model. Subclasses are made per model by `register_models`:
     `model` is torch-fidelity's name for it, `name` the registered one (a model name or a short
     alias such as 'dinov2')."""
 
-    name: ClassVar[str] = ""
     model: ClassVar[str] = ""
+    preprocessing: ClassVar[str] = ""  # what torch-fidelity does to the uint8 RGB images
+    batch: ClassVar[int] = 32
 
-    def applies(self, info: DataInfo) -> str | None:
-        try:
-            image_range(self.name, info)
-        except BenchError as exc:
-            return exc.what
-        return None
+    def weights(self) -> Path:
+        """Where this machine holds the model's weights (a BenchError saying where to put them)."""
+        raise NotImplementedError
+
+    def load(self, path: Path) -> Any:
+        """torch-fidelity's extractor with the weights at `path` (a BenchError when it fails)."""
+        raise NotImplementedError
+
+    def hashes(self, path: Path) -> dict[str, str]:
+        """The sha256 of what was loaded from `path`, for the protocol."""
+        raise NotImplementedError
+
+    def fit(self, fingerprint: str, splits: DataSplits, info: DataInfo) -> dict:
+        image_range(self.name, info, fingerprint)
+        path = self.weights()
+        self.load(path)  # refuse here, on the driver, before anything trains
+        return {
+            "extractor": f"torch-fidelity {self.model}",
+            "weights": str(path),
+            **self.hashes(path),
+            "preprocessing": self.preprocessing,
+        }
+
+    def extractor(self, state: dict | None, info: DataInfo, device: str) -> Extractor:
+        value_range = image_range(self.name, info)
+        assert state is not None  # fit() always returns the state
+        path = Path(state["weights"])
+        if not path.exists():  # the driver's path may not exist on a remote node
+            path = self.weights()
+        net = self.load(path).to(device)
+        return batched(lambda x: net(to_uint8_rgb(x, value_range)), device, self.batch)
 
     def __reduce__(self) -> tuple:
         # Its class is made at registration, so it is pickled (for Ray) as its registered name.
@@ -52,23 +86,6 @@ def register_models(
         attributes = {"name": name, "model": model, "description": description}
         subclass = type(base.__name__, (base,), {**attributes, "__module__": base.__module__})
         FEATURE_SPACES.register(name)(subclass)
-
-
-def image_range(space: str, info: DataInfo, where: str | None = None) -> tuple[float, float]:
-    """The images' value range, or a BenchError when the data is not grey/RGB images."""
-    if info.kind != "image" or len(info.shape) != 3 or info.shape[0] not in (1, 3):
-        raise BenchError(
-            f"the {space!r} feature space needs grey or RGB images, not {info.shape}",
-            where=where,
-            fix="use the 'raw' feature space for point data",
-        )
-    if info.value_range is None:
-        raise BenchError(
-            f"the {space!r} feature space needs images with a known value range",
-            where=where,
-            fix="give the dataset a value_range (e.g. (0, 1)) so pixels map to 0..255",
-        )
-    return info.value_range
 
 
 def weights_path(env: str, option: str, cached: Path, space: str, source: str) -> Path:
