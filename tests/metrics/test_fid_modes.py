@@ -26,6 +26,7 @@ from bench.metrics import (
 )
 from bench.metrics.features import classifier as classifier_module
 from bench.metrics.features import classifier_weights_path, register_with_torch_fidelity
+from tests.metrics.tensor_images import TensorImages
 
 RING8 = DATASETS.get("ring8")()
 RING_CENTRES = RING8.eval_spec.mode_centers
@@ -148,19 +149,6 @@ def test_extractor_shapes(fitted: dict, digits: tuple[str, DataSplits, DataInfo]
     out = FEATURE_SPACES.get("classifier").extractor(fitted["state"], info, "cpu")(splits.heldout)
     assert out.features.dtype == torch.float64 and out.features.shape == (len(splits.heldout), 128)
     assert out.logits is not None and out.logits.shape == (len(splits.heldout), 10)
-
-
-class TensorImages(torch.utils.data.Dataset):
-    """What torch-fidelity reads: one float (C, H, W) tensor per item."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
 
 
 def test_torch_fidelity_extractor_matches_our_fid(

@@ -38,6 +38,7 @@ from bench.measure.foreign import real_assets
 from bench.metrics.features import FEATURE_SPACES
 from bench.metrics.features.clip import CLIP_ENV, CLIP_MODELS
 from bench.metrics.features.dinov2 import DINOV2_ENV, DINOV2_MODELS, DINOV2_REPO, hub_at
+from tests.metrics.tensor_images import TensorImages
 
 runner = CliRunner()
 # torch 2.10+ deprecates TorchScript, the format OpenAI's CLIP weights (and torch-fidelity) use.
@@ -132,19 +133,6 @@ def grey_images(n: int, seed: int, brightness: float) -> np.ndarray:
     rng = np.random.default_rng(seed)
     coarse = rng.uniform(0, brightness, size=(n, 4, 4))
     return np.kron(coarse, np.ones((4, 4))).round().astype(np.uint8)
-
-
-class TensorImages(torch.utils.data.Dataset):
-    """What torch-fidelity reads: one uint8 (3, H, W) tensor per item."""
-
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
 
 
 def as_rgb_uint8(x: torch.Tensor) -> torch.Tensor:
