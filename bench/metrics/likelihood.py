@@ -109,15 +109,15 @@ class LikelihoodAnomaly(Metric):
 
 # ---------------------------------------------------------------- out-of-distribution data
 
-OOD_SEED = 0  # the pixel permutation of the shuffled copy
+OOD_SEED = 0  # the pixel permutation of the shuffled copy, the shapes drawn
 
 
-def inverted(x: torch.Tensor) -> torch.Tensor:
+def inverted(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
     """Images in [0, 1] with every grey level reversed (white digits become black on white)."""
     return 1.0 - x
 
 
-def shuffled(x: torch.Tensor) -> torch.Tensor:
+def shuffled(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
     """Every image's pixels in one fixed random order: the grey-level histogram kept, the
     spatial structure destroyed."""
     flat = x.reshape(len(x), -1)
@@ -125,8 +125,28 @@ def shuffled(x: torch.Tensor) -> torch.Tensor:
     return flat[:, order].reshape(x.shape)
 
 
-# Copies of the held-out images, out of the training distribution, that `ood` scores.
-OOD_COPIES = {"inverted": inverted, "shuffled": shuffled}
+def shapes(x: torch.Tensor, info: DataInfo) -> torch.Tensor:
+    """Another dataset of x's shape: as many of bench's procedural shapes (bench.data.shapes,
+    white on black like the digits, a seeded draw of factor combinations) as x has images, drawn
+    at x's resolution, on the dataset's grey levels and in its channels. Simpler images than
+    digits: Serrà et al. (2020) trace the paradox to such images' higher likelihood."""
+    from bench.data.shapes import ShapesParams, all_factors, factor_sizes, render
+
+    channels, height, width = x.shape[1:]
+    params = ShapesParams(resolution=max(height, width))
+    factors = all_factors(factor_sizes(params))
+    drawn = torch.randperm(len(factors), generator=torch.Generator().manual_seed(OOD_SEED))
+    images = render(factors[drawn[: len(x)]].repeat(-(-len(x) // len(factors)), 1), params)
+    if (height, width) != images.shape[2:]:
+        images = torch.nn.functional.interpolate(images, size=(height, width), mode="area")
+    steps = (info.levels or 256) - 1  # ood applies only to images with a level count
+    return (images * steps).round().div(steps).expand(-1, channels, -1, -1)[: len(x)]
+
+
+# Out-of-distribution images that `ood` scores against the held-out ones: two copies of them
+# (inverted, pixel-shuffled) and another dataset of their shape (shapes), each a function of the
+# held-out images and the dataset's DataInfo.
+OOD_SETS = {"inverted": inverted, "shuffled": shuffled, "shapes": shapes}
 
 
 def ood_auroc(log_p_in: torch.Tensor, log_p_out: torch.Tensor) -> float:
@@ -142,13 +162,14 @@ class OutOfDistribution(Metric):
     order = 15
     by_default = False
     description = (
-        "likelihood out-of-distribution check: AUROC of log p(held-out image) > log p(its "
-        f"copy), first {LIKELIHOOD_IMAGES} held-out images against their "
-        f"{' and '.join(OOD_COPIES)} copies; below 0.5 the model prefers the foreign data"
+        "likelihood out-of-distribution check: AUROC of log p(held-out image) > log p(foreign "
+        f"image), the first {LIKELIHOOD_IMAGES} held-out images against their inverted and "
+        "pixel-shuffled copies and as many procedural shapes drawn at their resolution and grey "
+        "levels; below 0.5 the model prefers the foreign data (Nalisnick et al. 2019)"
     )
-    directions = {f"ood_auroc_{name}": "max" for name in OOD_COPIES}
+    directions = {f"ood_auroc_{name}": "max" for name in OOD_SETS}
     probes = ("log_likelihoods", "ood_log_likelihoods")
-    settings = {"images": LIKELIHOOD_IMAGES, "copies": list(OOD_COPIES), "seed": OOD_SEED}
+    settings = {"images": LIKELIHOOD_IMAGES, "sets": list(OOD_SETS), "seed": OOD_SEED}
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if info.kind != "image":
@@ -162,6 +183,6 @@ class OutOfDistribution(Metric):
         log_p = probed(inputs, "log_likelihood", "ood")
         values = {
             f"ood_auroc_{name}": ood_auroc(log_p, probed(inputs, f"log_likelihood_{name}", "ood"))
-            for name in OOD_COPIES
+            for name in OOD_SETS
         }
         return finite("ood", values)

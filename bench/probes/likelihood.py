@@ -7,7 +7,7 @@ from typing import Any
 import torch
 
 from bench.data.base import DataSplits, EvalSpec
-from bench.metrics.likelihood import LIKELIHOOD_IMAGES, OOD_COPIES
+from bench.metrics.likelihood import LIKELIHOOD_IMAGES, OOD_SETS
 from bench.models.abilities import Density
 from bench.probes import PROBES, Probe
 from bench.probes.heldout import eval_generator, heldout, in_chunks
@@ -30,17 +30,17 @@ class LogLikelihoods(Probe):
 @PROBES.register("ood_log_likelihoods")
 class OodLogLikelihoods(Probe):
     description = (
-        f"log p(x) in nats of the {' and '.join(OOD_COPIES)} copies of the first "
-        f"{LIKELIHOOD_IMAGES} held-out images"
+        f"log p(x) in nats of the out-of-distribution images ({', '.join(OOD_SETS)}) made "
+        f"from or beside the first {LIKELIHOOD_IMAGES} held-out images"
     )
     needs = Density
-    keys = tuple(f"log_likelihood_{name}" for name in OOD_COPIES)
+    keys = tuple(f"log_likelihood_{name}" for name in OOD_SETS)
 
     def run(self, model: Any, splits: DataSplits, spec: EvalSpec) -> dict[str, torch.Tensor]:
         x, _ = heldout(splits, limit=LIKELIHOOD_IMAGES)
         return {
-            f"log_likelihood_{name}": log_likelihoods(model, copy(x), spec)
-            for name, copy in OOD_COPIES.items()
+            f"log_likelihood_{name}": log_likelihoods(model, foreign(x, model.info), spec)
+            for name, foreign in OOD_SETS.items()
         }
 
 

@@ -109,21 +109,42 @@ def test_ood_auroc_is_one_when_in_distribution_is_likelier_and_zero_for_the_para
     values = ood.compute(
         inputs_with(
             {"log_likelihood": log_p, "log_likelihood_inverted": lower}
-            | {"log_likelihood_shuffled": higher},
+            | {"log_likelihood_shuffled": higher, "log_likelihood_shapes": log_p},
             spec,
         )
     )
-    assert values == {"ood_auroc_inverted": 1.0, "ood_auroc_shuffled": 0.0}
+    assert values == {
+        "ood_auroc_inverted": 1.0,
+        "ood_auroc_shuffled": 0.0,
+        "ood_auroc_shapes": 0.5,  # ties: chance
+    }
     assert ood.applies(EvalSpec("raw"), DataInfo((2,), "points", None)) is not None
 
 
 def test_ood_copies_keep_shape_grid_and_histogram() -> None:
     from bench.metrics.likelihood import inverted, shuffled
 
+    info = DataInfo((1, 8, 8), "image", (0.0, 1.0), levels=17)
     x = torch.randint(0, 17, (3, 1, 8, 8)).float() / 16
-    assert torch.equal(inverted(inverted(x)), x)
-    assert torch.equal(shuffled(x).flatten(1).sort(1).values, x.flatten(1).sort(1).values)
-    assert torch.equal(shuffled(x), shuffled(x)) and not torch.equal(shuffled(x), x)
+    assert torch.equal(inverted(inverted(x, info), info), x)
+    assert torch.equal(shuffled(x, info).flatten(1).sort(1).values, x.flatten(1).sort(1).values)
+    assert torch.equal(shuffled(x, info), shuffled(x, info)) and not torch.equal(
+        shuffled(x, info), x
+    )
+
+
+@pytest.mark.parametrize(("shape", "levels"), [((1, 8, 8), 17), ((1, 28, 28), 256), ((3, 8, 8), 2)])
+def test_ood_shapes_are_another_dataset_of_the_same_shape_and_grey_levels(shape, levels) -> None:
+    from bench.metrics.likelihood import shapes
+
+    info = DataInfo(shape, "image", (0.0, 1.0), levels=levels)
+    x = torch.rand(50, *shape)
+    drawn = shapes(x, info)
+    assert drawn.shape == x.shape and torch.equal(drawn, shapes(x, info))  # seeded
+    grid = drawn * (levels - 1)
+    assert torch.equal(grid, grid.round()) and drawn.min() == 0 and drawn.max() == 1
+    assert torch.equal(drawn[:, :1].expand_as(drawn), drawn)  # grey in every channel
+    assert len({tuple(image.flatten().tolist()) for image in drawn}) > 40  # distinct shapes
 
 
 def test_likelihood_anomaly_scores_unlikely_images_as_anomalous() -> None:
