@@ -13,6 +13,7 @@ any exception they raise on hostile bytes means the file is broken, and is said 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -129,11 +130,13 @@ def load_torch(path: Path, what: str, fix: str = RESTORE, numpy: bool = False) -
     """What a torch.save file holds, read with weights_only=True (numpy arrays allowed when
     `numpy`); every failure refused naming the file."""
     path = readable(path, what, fix)
+    allowed = numpy_globals() if numpy else []
     try:
-        if numpy:
-            with torch.serialization.safe_globals(numpy_globals()):
-                return torch.load(path, map_location="cpu", weights_only=True)
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings(), torch.serialization.safe_globals(allowed):
+            # a plain pickle of another protocol makes torch warn before it refuses the file:
+            # the refusal below says what is wrong, without torch's advice to file an issue
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # the bytes are the user's: any parse failure means a broken file
         raise broken(path, what, exc, fix) from None
 

@@ -102,6 +102,15 @@ def test_a_hostile_pickle_is_refused_and_never_run(tmp_path) -> None:
     refused(lambda: load_array(tmp_path / "obj.npy"), "object array", "numeric")
 
 
+def test_a_plain_pickle_is_refused_without_torchs_warning_first(tmp_path, recwarn) -> None:
+    """torch warns about the pickle protocol of a plain pickle before refusing it; the user
+    reads bench's refusal alone."""
+    with open(tmp_path / "plain.pt", "wb") as handle:
+        pickle.dump({"x": Hostile()}, handle, protocol=4)
+    refused(lambda: load_torch(tmp_path / "plain.pt", "kept model"), "safe load refuses")
+    assert [str(w.message) for w in recwarn if "pickle protocol" in str(w.message)] == []
+
+
 @pytest.mark.parametrize(
     ("array", "words"),
     [
