@@ -132,6 +132,8 @@ def evaluate_run(run: Path, chosen: list[str] | None, which: str) -> None:
     from bench.measure.remeasure import remeasure
     from bench.report.terminal import print_leaderboard
 
-    folder, board = remeasure(run, chosen, which)
+    folder, board, skipped = remeasure(run, chosen, which)
     print_leaderboard(board, out)
+    for sentence in skipped:
+        out.print(f"not measured: {sentence}", highlight=False, soft_wrap=True)
     out.print(f"written: {folder}", highlight=False, soft_wrap=True)

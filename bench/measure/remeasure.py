@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,10 @@ class Remeasure:
     run_dir: Path
     which: str
     trials: list[tuple[Trial, dict[str, Any]]]  # every trial of the run, with its metrics.json
-    measured: dict[str, list[str]]  # trial id of each completed trial -> metrics to measure
+    measured: dict[str, list[str]]  # trial id of each trial to measure -> metrics to measure
+    # metrics asked for that some trials were not measured with, as sentences: a metric that does
+    # not apply to a trial (the likelihood of a GAN) is measured on the trials it applies to
+    skipped: list[str] = field(default_factory=list)
 
 
 def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
@@ -66,18 +69,26 @@ def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
             f"{run_dir} has no completed trial to measure",
             fix="measure a run whose trials completed (`bench leaderboard` shows their status)",
         )
-    measured = {t.trial_id: list(metrics or t.metrics) for t, _ in completed}
-    problems = [p for t, _ in completed for p in trial_problems(run_dir, t, measured, which)]
+    if metrics is None:  # each trial's own metrics, which apply to it by construction
+        measured, skipped, problems = {t.trial_id: list(t.metrics) for t, _ in completed}, [], []
+    else:
+        measured, skipped, problems = where_they_apply(run_dir, [t for t, _ in completed], metrics)
+    problems += [
+        p
+        for t, _ in completed
+        if t.trial_id in measured
+        for p in trial_problems(run_dir, t, measured, which)
+    ]
     if problems:
         shown = "; ".join(problems[:SHOWN_PROBLEMS])
         more = len(problems) - SHOWN_PROBLEMS
         shown += f" (and {more} more)" if more > 0 else ""
         raise BenchError(
             f"cannot measure {run_dir} again: {shown}",
-            fix="measure with metrics that apply to every trial of the run (`bench list metrics`), "
+            fix="measure with metrics that apply to the run's trials (`bench list metrics`), "
             "and the kept model each trial has (--which final or best); nothing was written",
         )
-    return Remeasure(run_dir, which, trials, measured)
+    return Remeasure(run_dir, which, trials, measured, skipped)
 
 
 def check_names(metrics: list[str] | None) -> None:
@@ -92,29 +103,66 @@ def check_names(metrics: list[str] | None) -> None:
             )
 
 
-def trial_problems(
-    run_dir: Path, trial: Trial, measured: dict[str, list[str]], which: str
-) -> list[str]:
-    """Why this trial cannot be measured as asked (empty when it can)."""
+def where_they_apply(
+    run_dir: Path, completed: list[Trial], metrics: list[str]
+) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """The metrics asked for, per completed trial, on the trials each applies to: (trial id ->
+    metrics, for the trials at least one applies to; what was left out, as sentences; a problem
+    for each metric that applies to no trial of the run)."""
+    measured: dict[str, list[str]] = {t.trial_id: [] for t in completed}
+    skipped, problems = [], []
+    for name in metrics:
+        reasons = {t.trial_id: why_not(run_dir, t, name) for t in completed}
+        refused = [t for t in completed if reasons[t.trial_id] is not None]
+        for trial in completed:
+            if reasons[trial.trial_id] is None:
+                measured[trial.trial_id].append(name)
+        if not refused:
+            continue
+        first = refused[0]
+        said = (
+            f"metric '{name}' does not apply to trial {first.trial_id} ({first.model_label} on "
+            f"{first.dataset_label}): {reasons[first.trial_id]}"
+        )
+        if len(refused) == len(completed):
+            others = len(completed) - 1
+            problems.append(said + (f", nor to the run's {others} other trials" if others else ""))
+        else:
+            skipped.append(f"{said}; it was not measured on that trial and {len(refused) - 1} more")
+    return {t: names for t, names in measured.items() if names}, skipped, problems
+
+
+def why_not(run_dir: Path, trial: Trial, name: str) -> str | None:
+    """Why metric `name` cannot measure this trial's kept model again (None when it can)."""
     from bench.data import DATASETS
     from bench.metrics import METRICS
     from bench.models import MODELS
     from bench.probes import unmeasurable
 
+    dataset_cls = DATASETS.get(trial.dataset)
+    dataset = dataset_cls(dataset_cls.Params(**trial.dataset_params))
+    metric = METRICS.get(name)
+    reason = metric.applies(dataset.eval_spec, dataset.info) or unmeasurable(
+        metric, MODELS.get(trial.model)
+    )
+    folder = RunFolder(run_dir).trial_dir(trial.trial_id)
+    if reason is None and metric.over_history and not (folder / HISTORY_FILE).is_file():
+        reason = "it is measured on the training history, and history.csv is missing"
+    return reason
+
+
+def trial_problems(
+    run_dir: Path, trial: Trial, measured: dict[str, list[str]], which: str
+) -> list[str]:
+    """Why this trial cannot be measured as asked (empty when it can)."""
     folder = RunFolder(run_dir).trial_dir(trial.trial_id)
     problems = []
     try:
         open_kept(folder, which)  # the kept file read and checked against its model, up front
     except BenchError as exc:
         problems.append(f"{exc.where}: {exc.what}" if exc.where else exc.what)
-    dataset_cls = DATASETS.get(trial.dataset)
-    dataset = dataset_cls(dataset_cls.Params(**trial.dataset_params))
-    model_cls = MODELS.get(trial.model)
     for name in measured[trial.trial_id]:
-        metric = METRICS.get(name)
-        reason = metric.applies(dataset.eval_spec, dataset.info) or unmeasurable(metric, model_cls)
-        if reason is None and metric.over_history and not (folder / HISTORY_FILE).is_file():
-            reason = "it is measured on the training history, and history.csv is missing"
+        reason = why_not(run_dir, trial, name)
         if reason is not None:
             problems.append(
                 f"metric '{name}' does not apply to trial {trial.trial_id} "
@@ -125,9 +173,9 @@ def trial_problems(
 
 def remeasure(
     run: Path, metrics: list[str] | None = None, which: str = "final"
-) -> tuple[Path, Leaderboard]:
-    """Measure a finished run's trials again from their kept models; the new folder and its
-    leaderboard (ranked like the run's own)."""
+) -> tuple[Path, Leaderboard, list[str]]:
+    """Measure a finished run's trials again from their kept models; the new folder, its
+    leaderboard (ranked like the run's own) and what was not measured where (as sentences)."""
     started = now()
     todo = plan(run, metrics, which)
     assets = prepare(todo)  # a dataset that cannot be prepared fails before anything is written
@@ -141,7 +189,7 @@ def remeasure(
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return target, board
+    return target, board, todo.skipped
 
 
 def free_name(parent: Path, stamp: str) -> Path:
@@ -176,8 +224,9 @@ def write_folder(
     evaluators: dict[tuple, Evaluator] = {}
     for trial, original in todo.trials:
         names = todo.measured.get(trial.trial_id)
-        if names is None:  # not completed: on record as it was, measured from nothing
-            written = trial
+        if names is None:  # not completed, or no metric asked for applies: on record, unmeasured
+            completed = Status.of(original.get("status")) == Status.COMPLETED
+            written = replace(trial, metrics=()) if completed else trial
             record = TrialRecord.from_metrics(trial, original)
             record.evaluations = []
             metrics = record.metrics_json()

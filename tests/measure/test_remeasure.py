@@ -89,10 +89,29 @@ def refused(run, *args, expect: str) -> None:
     assert not (run / "evaluations").exists() and snapshot(run) == before
 
 
-def test_a_metric_that_does_not_apply_is_refused_before_anything_is_measured(run) -> None:
+def test_a_metric_that_applies_to_no_trial_is_refused_before_anything_is_measured(run) -> None:
     refused(run, "--run", run, "--metrics", "fid,is", expect="metric 'is' does not apply to trial")
-    refused(run, "--run", run, "--metrics", "reconstruction", expect="does not apply to trial gan-")
+    refused(run, "--run", run, "--metrics", "fid,is", expect="nor to the run's 1 other trials")
     refused(run, "--run", run, "--metrics", "fdi", expect="unknown metric 'fdi'")
+
+
+def test_a_metric_is_measured_on_the_trials_it_applies_to_and_said_where_not(run) -> None:
+    """The AE's reconstruction error is measured again; the GAN has no encoder, so it is left
+    unmeasured and the command says so, as a suite leaves a metric out for a model it does not
+    apply to."""
+    before = snapshot(run)
+    result = bench("evaluate", "--run", run, "--metrics", "reconstruction")
+    assert result.exit_code == 0, result.output
+    assert "not measured: metric 'reconstruction' does not apply to trial gan-" in said(result)
+    assert snapshot(run) == before
+    (folder,) = (run / "evaluations").iterdir()
+    (gan,) = (folder / "trials").glob("gan-*")
+    (ae,) = (folder / "trials").glob("ae-*")
+    assert json.loads((gan / "config.json").read_text())["metrics"] == []
+    assert json.loads((gan / "metrics.json").read_text())["final"] == {}
+    assert "recon_mse" in json.loads((ae / "metrics.json").read_text())["final"]
+    rows = {row.model: row for row in aggregate(folder).rows}
+    assert rows["gan"].values == {} and "recon_mse" in rows["ae"].values
 
 
 def test_a_trial_without_the_kept_model_is_refused(run) -> None:
