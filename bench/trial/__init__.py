@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+# The fields of a config.json that are mappings: anything else there is a damaged file.
+MAPPINGS = ("dataset_params", "hparams", "grid", "budget", "resources")
+
 
 @dataclass(frozen=True)
 class Trial:
@@ -53,6 +56,9 @@ class Trial:
         missing = [n for n in names if n not in data and n not in OPTIONAL]
         if missing:
             raise ValueError(f"trial config lacks {', '.join(missing)}")
+        wrong = [n for n in MAPPINGS if not isinstance(data[n], Mapping)]
+        if wrong:
+            raise ValueError(f"trial config's {', '.join(wrong)} should be a mapping ({{...}})")
         values = {n: copy.deepcopy(data[n]) for n in names if n in data}
         values["metrics"] = tuple(values["metrics"])
         if values.get("feature_spaces") is not None:

@@ -79,3 +79,8 @@ def test_a_config_that_is_json_but_not_a_trial_is_refused_naming_it(tmp_path, tr
     with pytest.raises(BenchError) as caught:
         folder.trials()
     assert "config.json" in str(caught.value)
+    damaged = {**trial.to_dict(), "budget": [1, 2]}  # a mapping that became a list
+    config.write_text(json.dumps(damaged))
+    with pytest.raises(BenchError) as caught:
+        folder.trials()
+    assert str(config) in str(caught.value) and "budget should be a mapping" in str(caught.value)

@@ -156,7 +156,7 @@ def test_the_keeper_ranks_by_the_first_reported_key_and_keeps_the_earliest_tie()
     ("edit", "named"),
     [
         ({"model": "ae"}, "hparams.backbone: Extra inputs are not permitted"),  # a gan's hparams
-        ({"hparams": "big"}, "hparams: Input should be a valid dictionary"),
+        ({"hparams": "big"}, "hparams should be a mapping"),
         ({"hparams": {"hidden": -4}}, "hparams.hidden: Input should be greater than or equal to 1"),
         ({"dataset_params": {"n_samples": "many"}}, "dataset_params.n_samples: Input should be"),
     ],
