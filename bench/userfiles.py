@@ -206,7 +206,7 @@ def _few(items: list[str], n: int = 3) -> str:
 def load_array(path: Path, what: str = "samples", ranks: Iterable[int] = (2, 3, 4)) -> np.ndarray:
     """The array of samples at `path` (.npy, .npz, .pt, or a folder of images), checked: numeric
     (integers or floats), of one of `ranks`, not empty, finite."""
-    path = readable(path, what, "check the path", folder=True)
+    path = readable(path, f"file of {what}", "check the path", folder=True)
     if path.is_dir():
         array = image_folder(path, what)
     else:
@@ -261,7 +261,7 @@ def _npy(path: Path, what: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # the user's bytes: any parse failure means a broken file
-        raise broken(path, what, exc, SAVE_ARRAY) from None
+        raise broken(path, f"file of {what}", exc, SAVE_ARRAY) from None
 
 
 def _npz(path: Path, what: str) -> np.ndarray:
@@ -282,11 +282,11 @@ def _npz(path: Path, what: str) -> np.ndarray:
     except BenchError:
         raise
     except Exception as exc:  # the user's bytes: any parse failure means a broken file
-        raise broken(path, what, exc, SAVE_ARRAY) from None
+        raise broken(path, f"file of {what}", exc, SAVE_ARRAY) from None
 
 
 def _pt(path: Path, what: str) -> np.ndarray:
-    value = load_torch(path, what, SAVE_ARRAY)
+    value = load_torch(path, f"file of {what}", SAVE_ARRAY)
     if not isinstance(value, torch.Tensor):
         raise refuse(
             path,

@@ -80,7 +80,7 @@ def test_truncated_corrupted_and_not_a_zip(tmp_path) -> None:
     np.savez(tmp_path / "s.npz", samples=np.ones((4, 2)))
     data = (tmp_path / "s.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(data[: len(data) - 30])
-    refused(lambda: load_array(tmp_path / "cut.npz"), "cut.npz", "samples is")
+    refused(lambda: load_array(tmp_path / "cut.npz"), "cut.npz", "file of samples is")
     (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
     refused(lambda: load_array(tmp_path / "bad.npy"), "bad.npy", "corrupted")
     (tmp_path / "bad.json").write_text("{not json")
