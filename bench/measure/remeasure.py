@@ -224,9 +224,11 @@ def write_folder(
     evaluators: dict[tuple, Evaluator] = {}
     for trial, original in todo.trials:
         names = todo.measured.get(trial.trial_id)
-        if names is None:  # not completed, or no metric asked for applies: on record, unmeasured
-            completed = Status.of(original.get("status")) == Status.COMPLETED
-            written = replace(trial, metrics=()) if completed else trial
+        completed = Status.of(original.get("status")) == Status.COMPLETED
+        if names is None and completed:  # no metric asked for applies: said, not written
+            continue
+        if names is None:  # not completed: on record as it was, measured from nothing
+            written = trial
             record = TrialRecord.from_metrics(trial, original)
             record.evaluations = []
             metrics = record.metrics_json()
@@ -245,7 +247,7 @@ def write_folder(
             "status": "complete",
             "started": started,
             "finished": now(),
-            "trials": len(todo.trials),
+            "trials": sum(counts.values()),
             "counts": counts,
             "measured_from": {"run": str(todo.run_dir), "which": todo.which},
         },
