@@ -20,7 +20,7 @@ from bench.data.base import DataInfo, EvalSpec
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
 if TYPE_CHECKING:
-    from bench.models.base import GenerativeModel
+    pass
 
 MAX_IMAGES = 2000  # held-out points a metric uses at most (the first ones: a fixed subset)
 NLL_IMAGES = 500  # held-out points for the importance-sampled NLL (k decodes each)
@@ -173,6 +173,7 @@ class Anomaly(Metric):
         f"first {RESIDUAL_IMAGES} images)"
     )
     directions = {"anomaly_auroc": "max", "anomaly_auroc_residual": "max"}
+    unlabelled = "anomaly detection scores unlabelled images"
     keys_vary = True  # the residual needs a latent and a generator (GANs)
     probes = ("anomaly_scores", "labels")
     settings = {
@@ -186,13 +187,6 @@ class Anomaly(Metric):
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
         if spec.anomaly_class is None:
             return "no class is left out of training (set the dataset parameter exclude_class)"
-        return None
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        if getattr(model, "conditional", False):
-            return (
-                "anomaly detection scores unlabelled images, and a conditional model needs labels"
-            )
         return None
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:

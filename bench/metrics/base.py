@@ -115,9 +115,16 @@ class Metric:
         """Why this metric cannot be computed on such a dataset, or None when it can."""
         return None
 
+    # What the metric measures without labels, for a metric that a conditional model (which
+    # needs the label of everything it sees) cannot take: e.g. "in-painting completes unlabelled
+    # images". None: labels are no obstacle.
+    unlabelled: ClassVar[str | None] = None
+
     def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
         """Why this metric cannot measure such a model for a reason other than a missing ability
         (those follow from `probes`), e.g. a conditional model that needs labels; or None."""
+        if self.unlabelled is not None and getattr(model, "conditional", False):
+            return f"{self.unlabelled}, and a conditional model needs labels"
         return None
 
     def compute(self, inputs: Any, prepared: Any = None) -> dict[str, float]:

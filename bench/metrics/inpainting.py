@@ -26,7 +26,7 @@ from bench.metrics.autoencoding import (
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
 if TYPE_CHECKING:
-    from bench.models.base import GenerativeModel
+    pass
 
 MASKS = ("center", "left", "random")  # the order of the masks' first axis in the probes
 INPAINT_IMAGES = 500  # held-out images in-painted (the first ones: a fixed subset)
@@ -125,6 +125,7 @@ class Inpainting(Metric):
         for suffix in SOURCES
         for score, better in SCORES.items()
     }
+    unlabelled = "in-painting completes unlabelled images"
     probes = ("inpainting", "inpainting_baselines", "heldout", "labels")
     settings = {
         "images": INPAINT_IMAGES,
@@ -142,11 +143,6 @@ class Inpainting(Metric):
             return (
                 f"in-painting fills in missing pixels of images, and this dataset holds {info.kind}"
             )
-        return None
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        if getattr(model, "conditional", False):
-            return "in-painting completes unlabelled images, and a conditional model needs labels"
         return None
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:

@@ -21,7 +21,7 @@ from bench.metrics.autoencoding import EVAL_SEED, anomaly_auroc, auroc, finite, 
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
 if TYPE_CHECKING:
-    from bench.models.base import GenerativeModel
+    pass
 
 LIKELIHOOD_IMAGES = 1000  # held-out points whose likelihood is measured (the first ones)
 IWAE_K = 64  # importance samples of a VAE's bound (bench.models.vae.DENSITY_K, checked by a test)
@@ -49,6 +49,7 @@ class Likelihood(Metric):
         "variational bound for DDPM"
     )
     directions = {"nll_nats": "min", "bits_per_dim": "min"}
+    unlabelled = "the likelihood is of unlabelled data"
     probes = ("log_likelihoods",)
     settings = {
         "images": LIKELIHOOD_IMAGES,
@@ -68,11 +69,6 @@ class Likelihood(Metric):
             return "the dataset does not say how many grey levels its pixels take (DataInfo.levels)"
         return None
 
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        if getattr(model, "conditional", False):
-            return "the likelihood is of unlabelled data, and a conditional model needs labels"
-        return None
-
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         log_p = probed(inputs, "log_likelihood", "likelihood")
         return finite("likelihood", nats_and_bits(log_p, inputs.info.dim))
@@ -86,6 +82,7 @@ class LikelihoodAnomaly(Metric):
         f"on the first {LIKELIHOOD_IMAGES} held-out images (dataset param exclude_class)"
     )
     directions = {"anomaly_auroc_likelihood": "max"}
+    unlabelled = "the likelihood is of unlabelled data"
     probes = ("log_likelihoods", "labels")
     settings = {"images": LIKELIHOOD_IMAGES, "seed": EVAL_SEED}
 
@@ -93,9 +90,6 @@ class LikelihoodAnomaly(Metric):
         if spec.anomaly_class is None:
             return "no class is left out of training (set the dataset parameter exclude_class)"
         return Likelihood().applies(spec, info)
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        return Likelihood().applies_to_model(model)
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         log_p = probed(inputs, "log_likelihood", "likelihood_anomaly")
@@ -168,6 +162,7 @@ class OutOfDistribution(Metric):
         "levels; below 0.5 the model prefers the foreign data (Nalisnick et al. 2019)"
     )
     directions = {f"ood_auroc_{name}": "max" for name in OOD_SETS}
+    unlabelled = "the likelihood is of unlabelled data"
     probes = ("log_likelihoods", "ood_log_likelihoods")
     settings = {"images": LIKELIHOOD_IMAGES, "sets": list(OOD_SETS), "seed": OOD_SEED}
 
@@ -175,9 +170,6 @@ class OutOfDistribution(Metric):
         if info.kind != "image":
             return "the out-of-distribution copies are of images"
         return Likelihood().applies(spec, info)
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        return Likelihood().applies_to_model(model)
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
         log_p = probed(inputs, "log_likelihood", "ood")

@@ -23,7 +23,7 @@ from bench.metrics.autoencoding import EVAL_SEED, finite, probed
 from bench.metrics.base import METRICS, EvalInputs, Metric, MetricInputError
 
 if TYPE_CHECKING:
-    from bench.models.base import GenerativeModel
+    pass
 
 PATH_PAIRS = 256  # latent pairs, one t each
 PATH_EPS = 1e-4  # the step along the path (Karras et al.)
@@ -64,15 +64,11 @@ class PathLength(Metric):
         "codes of a fitted density (other autoencoders); not DDPM (too costly)"
     )
     directions = {"path_length": "min"}
+    unlabelled = "the path is through latents alone"
     probes = ("path_steps",)
     settings = {"pairs": PATH_PAIRS, "eps": PATH_EPS, "trim": list(TRIM), "seed": EVAL_SEED}
 
     def applies(self, spec: EvalSpec, info: DataInfo) -> str | None:
-        return None
-
-    def applies_to_model(self, model: type[GenerativeModel]) -> str | None:
-        if getattr(model, "conditional", False):
-            return "the path is through latents alone, and a conditional model needs a label too"
         return None
 
     def compute(self, inputs: EvalInputs, prepared: Any = None) -> dict[str, float]:
