@@ -70,8 +70,8 @@ def broken(path: Path, what: str, exc: BaseException, fix: str = RESTORE) -> Ben
     if "weights only load failed" in lowered or "weights_only" in lowered:
         return refuse(
             path,
-            f"the {what} is a pickle holding Python objects that a safe load refuses "
-            "(torch.load weights_only=True); bench never runs code from a file",
+            f"the {what} is a pickle that a safe load refuses (torch.load weights_only=True): "
+            "it holds Python objects, or its bytes are damaged; bench never runs code from a file",
             "a file of tensors and plain values (torch.save of tensors or a state_dict)",
             "save only tensors, e.g. torch.save(model.state_dict(), path) or "
             "torch.save(torch.as_tensor(x), path)",
