@@ -69,15 +69,21 @@ def plan(run: Path, metrics: list[str] | None, which: str) -> Remeasure:
             f"{run_dir} has no completed trial to measure",
             fix="measure a run whose trials completed (`bench leaderboard` shows their status)",
         )
-    if metrics is None:  # each trial's own metrics, which apply to it by construction
-        measured, skipped, problems = {t.trial_id: list(t.metrics) for t, _ in completed}, [], []
+    if metrics is None:  # each trial's own: refused wherever one cannot be measured again
+        measured = {t.trial_id: list(t.metrics) for t, _ in completed}
+        skipped: list[str] = []
+        problems = [
+            not_applying(t, name, reason)
+            for t, _ in completed
+            for name in t.metrics
+            if (reason := why_not(run_dir, t, name)) is not None
+        ]
     else:
         measured, skipped, problems = where_they_apply(run_dir, [t for t, _ in completed], metrics)
     problems += [
-        p
+        problem
         for t, _ in completed
-        if t.trial_id in measured
-        for p in trial_problems(run_dir, t, measured, which)
+        if t.trial_id in measured and (problem := kept_problem(run_dir, t, which)) is not None
     ]
     if problems:
         shown = "; ".join(problems[:SHOWN_PROBLEMS])
@@ -119,11 +125,7 @@ def where_they_apply(
                 measured[trial.trial_id].append(name)
         if not refused:
             continue
-        first = refused[0]
-        said = (
-            f"metric '{name}' does not apply to trial {first.trial_id} ({first.model_label} on "
-            f"{first.dataset_label}): {reasons[first.trial_id]}"
-        )
+        said = not_applying(refused[0], name, reasons[refused[0].trial_id])
         if len(refused) == len(completed):
             others = len(completed) - 1
             problems.append(said + (f", nor to the run's {others} other trials" if others else ""))
@@ -151,24 +153,20 @@ def why_not(run_dir: Path, trial: Trial, name: str) -> str | None:
     return reason
 
 
-def trial_problems(
-    run_dir: Path, trial: Trial, measured: dict[str, list[str]], which: str
-) -> list[str]:
-    """Why this trial cannot be measured as asked (empty when it can)."""
-    folder = RunFolder(run_dir).trial_dir(trial.trial_id)
-    problems = []
+def not_applying(trial: Trial, name: str, reason: str | None) -> str:
+    return (
+        f"metric '{name}' does not apply to trial {trial.trial_id} ({trial.model_label} on "
+        f"{trial.dataset_label}): {reason}"
+    )
+
+
+def kept_problem(run_dir: Path, trial: Trial, which: str) -> str | None:
+    """Why the kept model asked for cannot be read, checked against its model, up front."""
     try:
-        open_kept(folder, which)  # the kept file read and checked against its model, up front
+        open_kept(RunFolder(run_dir).trial_dir(trial.trial_id), which)
     except BenchError as exc:
-        problems.append(f"{exc.where}: {exc.what}" if exc.where else exc.what)
-    for name in measured[trial.trial_id]:
-        reason = why_not(run_dir, trial, name)
-        if reason is not None:
-            problems.append(
-                f"metric '{name}' does not apply to trial {trial.trial_id} "
-                f"({trial.model_label} on {trial.dataset_label}): {reason}"
-            )
-    return problems
+        return f"{exc.where}: {exc.what}" if exc.where else exc.what
+    return None
 
 
 def remeasure(
