@@ -129,3 +129,9 @@ def test_the_two_modes_do_not_mix(run) -> None:
     refused(run, "--real", "ring8", expect="needs --real and --fake")
     refused(run, "--run", run, "-o", run / "x.json", expect="--output applies to --real/--fake")
     refused(run, "--real", "ring8", "--fake", run / "x.npz", "--which", "best", expect="--which")
+
+
+def test_a_trial_whose_history_is_gone_cannot_have_its_own_metrics_again(run) -> None:
+    (trial,) = run.glob("trials/gan-*")
+    (trial / "history.csv").unlink()
+    refused(run, "--run", run, expect="history.csv is missing")
